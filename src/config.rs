@@ -1,0 +1,84 @@
+//! The knobs of a connection, in the spirit of websocket.dll's properties.
+
+use crate::handshake::HeadLimits;
+
+/// Which end of the connection the engine plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Sends the opening request and masks its frames.
+    Client,
+    /// Answers the opening request and sends unmasked frames.
+    Server,
+}
+
+/// Limits, behaviours and timers for one connection. Every limit has a default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Largest message accepted, in bytes (default 64 MiB). A larger one fails
+    /// the connection with 1009 as soon as its frame headers announce it,
+    /// before the memory is spent.
+    pub max_message_size: u64,
+    /// Largest frame accepted, in bytes (default: only the message limit applies).
+    pub max_frame_size: u64,
+    /// Caps on the opening handshake's HTTP head.
+    pub head_limits: HeadLimits,
+    /// Deliver messages piece by piece as `Event::Fragment` instead of whole
+    /// (websocket.dll's fragment buffer types); for large or endless messages.
+    pub streaming: bool,
+    /// In streaming mode, the largest piece one `Event::Fragment` carries
+    /// (default 64 KiB, at least 256). Pieces need not match wire frames.
+    pub receive_buffer_size: usize,
+    /// Outgoing messages longer than this are sent as several frames of at
+    /// most this many payload bytes (default: never split).
+    pub send_buffer_size: usize,
+    /// Answer pings with pongs automatically (default on).
+    pub auto_pong: bool,
+    /// Trusted links only: a client sends unmasked frames and a server accepts
+    /// them (websocket.dll's disable-masking property). Both ends must agree.
+    pub disable_masking: bool,
+    /// Check that text messages are UTF-8 (default on; websocket.dll's
+    /// disable-UTF-8-verification property turns it off).
+    pub validate_utf8: bool,
+    /// Send a ping after this many milliseconds without hearing from the peer,
+    /// and fail the connection after twice as long (default off).
+    pub keepalive_interval: Option<u64>,
+    /// Milliseconds the opening handshake may take (default 30 s).
+    pub handshake_timeout: Option<u64>,
+    /// Milliseconds to wait for the peer's side of the closing handshake, and
+    /// for a client, for the server to close the transport after it (default 5 s).
+    pub close_timeout: u64,
+    /// Report every frame sent and received as `Event::Frame` (for tracing tools).
+    pub trace_frames: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_message_size: 64 * 1024 * 1024,
+            max_frame_size: u64::MAX,
+            head_limits: HeadLimits::default(),
+            streaming: false,
+            receive_buffer_size: 64 * 1024,
+            send_buffer_size: usize::MAX,
+            auto_pong: true,
+            disable_masking: false,
+            validate_utf8: true,
+            keepalive_interval: None,
+            handshake_timeout: Some(30_000),
+            close_timeout: 5_000,
+            trace_frames: false,
+        }
+    }
+}
+
+impl Config {
+    /// Smallest receive and send buffer sizes, as in websocket.dll.
+    pub const MIN_BUFFER_SIZE: usize = 256;
+
+    /// The configuration with buffer sizes raised to their minimum.
+    pub(crate) fn normalized(mut self) -> Self {
+        self.receive_buffer_size = self.receive_buffer_size.max(Self::MIN_BUFFER_SIZE);
+        self.send_buffer_size = self.send_buffer_size.max(Self::MIN_BUFFER_SIZE);
+        self
+    }
+}

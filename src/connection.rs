@@ -1,0 +1,780 @@
+//! One WebSocket connection, from the opening handshake to CLOSED, as a sans-I/O
+//! state machine: the host feeds it transport bytes, commands and the time, and
+//! reads back events, output bytes and the next deadline.
+//!
+//! ```text
+//!   receive(bytes, now) ─┐                       ┌─► next_event()   Open, Message, Ping, …
+//!   send_*, close, ping ─┼─► Connection ─────────┼─► output()       bytes for the transport
+//!   handle_timeout(now) ─┤                       └─► next_timeout() when to call handle_timeout
+//!   transport_closed()  ─┘
+//! ```
+//!
+//! Replies the engine owes the peer because of an event (the pong for a ping,
+//! the close frame answering a close or failing the connection) are written
+//! when that event is taken, not when its frame is parsed. A host that reacts to
+//! each message as it takes it (say, echoing it) therefore gets its reaction on
+//! the wire before the engine's close frame, as if it had run in the middle of
+//! parsing.
+
+use crate::close::{self, CloseFrame};
+use crate::config::{Config, Role};
+use crate::error::{Error, UsageError};
+use crate::event::{tag, Event, EventQueue, MessageKind};
+use crate::extension::Extension;
+use crate::frame::{OpCode, MAX_CONTROL_PAYLOAD};
+use crate::handshake::client::{self, ClientRequest, Response};
+use crate::handshake::server::{self, Request};
+use crate::handshake::{find_head_end, HandshakeError, Header};
+use crate::receiver::{Receiver, Stop};
+use crate::sender::Sender;
+
+/// The WHATWG `readyState` of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ReadyState {
+    /// The opening handshake is under way.
+    Connecting = 0,
+    /// Messages flow both ways.
+    Open = 1,
+    /// The closing handshake has begun, or the connection failed.
+    Closing = 2,
+    /// The transport is closed.
+    Closed = 3,
+}
+
+/// What a deadline from `next_timeout` is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Timer {
+    /// The opening handshake must be done by then.
+    Handshake = 1,
+    /// The closing handshake (or, for a client, the server's closing of the
+    /// transport) must be done by then.
+    Close = 2,
+    /// Time to ping a quiet peer, or to give up on it.
+    Keepalive = 3,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Client: request written, response head awaited.
+    AwaitResponse,
+    /// Server: request head awaited.
+    AwaitRequest,
+    /// Server: request read, the host's `accept` or `reject` awaited.
+    AwaitAnswer,
+    /// Frames flow (until the closing handshake ends it).
+    Open,
+    /// The handshake ended without opening the connection.
+    Refused,
+}
+
+/// A WebSocket connection, client or server.
+pub struct Connection {
+    role: Role,
+    config: Config,
+    phase: Phase,
+    receiver: Receiver,
+    sender: Sender,
+    events: EventQueue,
+    out: Vec<u8>,
+    /// Bytes at the front of `out` already handed to the transport.
+    out_sent: usize,
+    extension: Option<Box<dyn Extension>>,
+    /// Handshake bytes received and not yet consumed.
+    head: Vec<u8>,
+    /// How far `head` was searched for the blank line.
+    head_scanned: usize,
+    /// Both heads, kept when tracing: (sent, received).
+    heads: (Vec<u8>, Vec<u8>),
+    client: Option<(ClientRequest, String)>,
+    response: Option<Response>,
+    request: Option<Request>,
+    protocol: String,
+    extensions: String,
+    close_sent: bool,
+    close_received: Option<CloseFrame>,
+    error: Option<Error>,
+    transport_close_requested: bool,
+    closed: bool,
+    now: u64,
+    handshake_deadline: Option<u64>,
+    close_deadline: Option<u64>,
+    last_heard: u64,
+    keepalive_pinged: bool,
+}
+
+impl Connection {
+    /// A client connection. Writes the opening request into the output at once.
+    ///
+    /// `nonce` is 16 bytes of entropy for `Sec-WebSocket-Key`; `seed` is 32
+    /// bytes of entropy for the frame masking keys. `now` is the host's clock in
+    /// milliseconds (any epoch; it only has to move forward).
+    pub fn client(
+        request: ClientRequest,
+        config: Config,
+        nonce: [u8; 16],
+        seed: [u8; 32],
+        now: u64,
+    ) -> Result<Connection, UsageError> {
+        let key = client::key_from_nonce(nonce);
+        let mut out = Vec::new();
+        request.write(&key, &mut out)?;
+        let seed = (!config.disable_masking).then_some(seed);
+        let mut conn = Connection::new(Role::Client, config, Phase::AwaitResponse, seed, now);
+        if conn.config.trace_frames {
+            conn.heads.0 = out.clone();
+        }
+        conn.out = out;
+        conn.client = Some((request, key));
+        Ok(conn)
+    }
+
+    /// A server connection, waiting for the client's opening request.
+    pub fn server(config: Config, now: u64) -> Connection {
+        Connection::new(Role::Server, config, Phase::AwaitRequest, None, now)
+    }
+
+    fn new(
+        role: Role,
+        config: Config,
+        phase: Phase,
+        seed: Option<[u8; 32]>,
+        now: u64,
+    ) -> Connection {
+        let config = config.normalized();
+        Connection {
+            role,
+            receiver: Receiver::new(role, &config),
+            sender: Sender::new(seed, config.send_buffer_size, config.trace_frames),
+            handshake_deadline: config.handshake_timeout.map(|t| now.saturating_add(t)),
+            config,
+            phase,
+            events: EventQueue::default(),
+            out: Vec::new(),
+            out_sent: 0,
+            extension: None,
+            head: Vec::new(),
+            head_scanned: 0,
+            heads: Default::default(),
+            client: None,
+            response: None,
+            request: None,
+            protocol: String::new(),
+            extensions: String::new(),
+            close_sent: false,
+            close_received: None,
+            error: None,
+            transport_close_requested: false,
+            closed: false,
+            now,
+            close_deadline: None,
+            last_heard: now,
+            keepalive_pinged: false,
+        }
+    }
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The connection's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the connection stands.
+    pub fn state(&self) -> ReadyState {
+        let closing = self.transport_close_requested || self.error.is_some();
+        match self.phase {
+            _ if self.closed => ReadyState::Closed,
+            Phase::Refused => ReadyState::Closing,
+            Phase::Open if closing || self.close_sent || self.close_received.is_some() => {
+                ReadyState::Closing
+            }
+            Phase::Open => ReadyState::Open,
+            _ if closing => ReadyState::Closing,
+            _ => ReadyState::Connecting,
+        }
+    }
+
+    /// Server: the client's opening request, once `Event::Request` was given.
+    pub fn request(&self) -> Option<&Request> {
+        self.request.as_ref()
+    }
+
+    /// Client: the server's response head, once received.
+    pub fn response(&self) -> Option<&Response> {
+        self.response.as_ref()
+    }
+
+    /// The agreed subprotocol, or empty.
+    pub fn protocol(&self) -> &str {
+        &self.protocol
+    }
+
+    /// The agreed extensions as a `Sec-WebSocket-Extensions` value, or empty.
+    pub fn extensions(&self) -> &str {
+        &self.extensions
+    }
+
+    /// The error that failed the connection, if one did.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// With `trace_frames` on: the raw handshake heads, (sent, received).
+    pub fn handshake_heads(&self) -> (&[u8], &[u8]) {
+        (&self.heads.0, &self.heads.1)
+    }
+
+    /// Installs a negotiated extension (see `extension`).
+    pub fn set_extension(&mut self, extension: Box<dyn Extension>) {
+        self.extension = Some(extension);
+    }
+
+    // ----- input -----
+
+    /// Feeds bytes read from the transport. Events and output may follow.
+    pub fn receive(&mut self, data: &[u8], now: u64) {
+        self.begin(now);
+        if self.closed {
+            return;
+        }
+        self.last_heard = now;
+        self.keepalive_pinged = false;
+        match self.phase {
+            Phase::AwaitResponse | Phase::AwaitRequest => {
+                self.head.extend_from_slice(data);
+                self.read_head();
+            }
+            Phase::AwaitAnswer => self.head.extend_from_slice(data),
+            Phase::Open => self.read_frames(data),
+            Phase::Refused => {}
+        }
+    }
+
+    /// The transport ended (either way) or failed. The connection is CLOSED;
+    /// `Event::Closed` follows, after an `Event::Error` if it ended abruptly.
+    pub fn transport_closed(&mut self, now: u64) {
+        self.begin(now);
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        self.receiver.stop();
+        self.handshake_deadline = None;
+        self.close_deadline = None;
+        let started_closing = self.close_sent || self.close_received.is_some();
+        match self.phase {
+            Phase::AwaitResponse | Phase::AwaitRequest | Phase::AwaitAnswer => {
+                self.fail(Error::Handshake(HandshakeError::ConnectionClosed))
+            }
+            Phase::Open if !started_closing => self.fail(Error::ConnectionLost {
+                mid_message: self.receiver.mid_message(),
+            }),
+            _ => {}
+        }
+        let (code, reason, clean) = match (&self.error, &self.close_received) {
+            (None, Some(f)) => (f.reported_code(), f.reason.as_str(), self.close_sent),
+            _ => (close::code::ABNORMAL, "", false),
+        };
+        let arg = code as u32 | if clean { 0x10000 } else { 0 };
+        self.events
+            .push_side(tag::CLOSED, arg, reason.as_bytes(), 0.0);
+    }
+
+    /// Acts on expired deadlines; see `next_timeout`.
+    pub fn handle_timeout(&mut self, now: u64) {
+        self.begin(now);
+        if self.closed {
+            return;
+        }
+        if self.handshake_deadline.is_some_and(|d| now >= d) {
+            self.handshake_deadline = None;
+            self.fail(Error::HandshakeTimeout);
+        }
+        if self.close_deadline.is_some_and(|d| now >= d) {
+            self.close_deadline = None;
+            self.request_transport_close();
+        }
+        if let Some(interval) = self.keepalive_interval() {
+            if now >= self.last_heard.saturating_add(interval.saturating_mul(2)) {
+                self.fail(Error::KeepaliveTimeout);
+            } else if !self.keepalive_pinged && now >= self.last_heard.saturating_add(interval) {
+                self.keepalive_pinged = true;
+                self.sender.frame(
+                    &mut self.out,
+                    &mut self.events,
+                    OpCode::Ping as u8,
+                    true,
+                    0,
+                    b"",
+                );
+            }
+        }
+    }
+
+    /// The earliest deadline at which `handle_timeout` must be called, and why.
+    pub fn next_timeout(&self) -> Option<(u64, Timer)> {
+        let keepalive = self.keepalive_interval().map(|i| {
+            let wait = if self.keepalive_pinged {
+                i.saturating_mul(2)
+            } else {
+                i
+            };
+            self.last_heard.saturating_add(wait)
+        });
+        [
+            (self.handshake_deadline, Timer::Handshake),
+            (self.close_deadline, Timer::Close),
+            (keepalive, Timer::Keepalive),
+        ]
+        .into_iter()
+        .filter_map(|(d, t)| d.map(|d| (d, t)))
+        .min_by_key(|(d, _)| *d)
+    }
+
+    fn keepalive_interval(&self) -> Option<u64> {
+        let quiet = self.phase == Phase::Open && self.state() == ReadyState::Open;
+        self.config.keepalive_interval.filter(|_| quiet)
+    }
+
+    // ----- events -----
+
+    /// The next event, if any. Taking an event writes the reply it calls for
+    /// (pong, close) into the output. Payloads borrow the connection's buffers.
+    pub fn next_event(&mut self) -> Option<Event<'_>> {
+        let i = self.events.taken;
+        if i == self.events.raw.len() {
+            return None;
+        }
+        self.release_through(i + 1);
+        self.events.taken = i + 1;
+        Some(self.events.view(i, self.error.as_ref()))
+    }
+
+    /// Writes the replies owed for events `released..upto`.
+    fn release_through(&mut self, upto: usize) {
+        while self.events.released < upto {
+            let e = self.events.raw[self.events.released];
+            self.events.released += 1;
+            match e.tag {
+                tag::PING if self.config.auto_pong && !self.close_sent => {
+                    let payload = self.events.side[e.start..e.start + e.len].to_vec();
+                    self.sender.frame(
+                        &mut self.out,
+                        &mut self.events,
+                        OpCode::Pong as u8,
+                        true,
+                        0,
+                        &payload,
+                    );
+                }
+                tag::CLOSE_RECEIVED if !self.close_sent => {
+                    let code = self.close_received.as_ref().and_then(|f| f.code);
+                    self.write_close(&CloseFrame {
+                        code,
+                        reason: String::new(),
+                    });
+                }
+                tag::ERROR if !self.close_sent => {
+                    if let Some(code) = self.error.as_ref().and_then(Error::close_code) {
+                        let reason = self
+                            .error
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default();
+                        let reason = truncate_utf8(&reason, close::MAX_REASON_LEN);
+                        self.write_close(&CloseFrame {
+                            code: Some(code),
+                            reason: reason.to_owned(),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Start of every call that changes the connection: once the host has
+    /// taken and released every event, their buffers are reused.
+    fn begin(&mut self, now: u64) {
+        self.now = self.now.max(now);
+        if self.events.is_settled() {
+            let keep = self.receiver.keep_from(&self.events);
+            let shift = self.events.clear(keep);
+            self.receiver.shifted(shift);
+        }
+    }
+
+    // ----- output -----
+
+    /// Bytes to write to the transport. Writes any replies still owed for
+    /// events not yet taken. Call `consume_output` with what was written.
+    pub fn output(&mut self) -> &[u8] {
+        self.release_through(self.events.raw.len());
+        &self.out[self.out_sent..]
+    }
+
+    /// Marks `n` bytes of `output()` as handed to the transport.
+    pub fn consume_output(&mut self, n: usize) {
+        self.out_sent = (self.out_sent + n).min(self.out.len());
+        if self.out_sent == self.out.len() {
+            self.out_sent = 0;
+            if self.out.capacity() > 256 * 1024 {
+                self.out = Vec::new();
+            } else {
+                self.out.clear();
+            }
+        }
+    }
+
+    /// All pending output, taken out of the connection.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        let bytes = self.output().to_vec();
+        self.consume_output(bytes.len());
+        bytes
+    }
+
+    /// Bytes written by the engine and not yet consumed by the host.
+    pub fn pending_output(&self) -> usize {
+        self.out.len() - self.out_sent
+    }
+
+    // ----- the opening handshake -----
+
+    fn read_head(&mut self) {
+        let limits = self.config.head_limits;
+        let Some(end) = find_head_end(&self.head, self.head_scanned) else {
+            self.head_scanned = self.head.len();
+            if self.head.len() > limits.max_head_size {
+                let limit = limits.max_head_size;
+                self.fail(Error::Handshake(HandshakeError::HeadTooLarge { limit }));
+            }
+            return;
+        };
+        let head = &self.head[..end];
+        if self.config.trace_frames {
+            self.heads.1 = head.to_vec();
+        }
+        if self.role == Role::Server {
+            match server::parse_request(head, &limits) {
+                Ok(Some((request, _))) => {
+                    self.request = Some(request);
+                    self.head.drain(..end);
+                    self.phase = Phase::AwaitAnswer;
+                    self.events.push_side(tag::REQUEST, 0, b"", 0.0);
+                }
+                Ok(None) => unreachable!("a head with its blank line is complete"),
+                Err(e) => self.fail(Error::Handshake(e)),
+            }
+            return;
+        }
+        let (request, key) = self.client.as_ref().expect("clients keep their request");
+        let checked = client::parse_response(head, &limits).and_then(|parsed| {
+            let (response, _) = parsed.expect("a head with its blank line is complete");
+            let negotiated = client::check_response(&response, key, request);
+            self.response = Some(response);
+            negotiated
+        });
+        match checked {
+            Ok(negotiated) => {
+                self.protocol = negotiated.protocol.clone().unwrap_or_default();
+                self.extensions = negotiated.extensions_value();
+                let rest = self.head.split_off(end);
+                self.head = Vec::new();
+                self.open();
+                self.read_frames(&rest);
+            }
+            Err(e) => self.fail(Error::Handshake(e)),
+        }
+    }
+
+    fn open(&mut self) {
+        self.phase = Phase::Open;
+        self.handshake_deadline = None;
+        self.last_heard = self.now;
+        let names = [self.protocol.as_bytes(), self.extensions.as_bytes()].concat();
+        self.events
+            .push_side(tag::OPEN, self.protocol.len() as u32, &names, 0.0);
+    }
+
+    /// Server: completes the handshake with a 101 answer. `protocol` must be
+    /// one the client offered; `extensions` is the accepted extensions as one
+    /// `Sec-WebSocket-Extensions` value. Frames that came early are read now.
+    pub fn accept(
+        &mut self,
+        protocol: Option<&str>,
+        extensions: Option<&str>,
+        headers: &[Header],
+    ) -> Result<(), UsageError> {
+        self.begin(self.now);
+        if self.phase != Phase::AwaitAnswer || self.closed || self.error.is_some() {
+            return Err(UsageError::InvalidState(
+                "no opening request awaits an answer",
+            ));
+        }
+        let request = self.request.as_ref().expect("a request awaits an answer");
+        let start = self.out.len();
+        server::accept_response(request, protocol, extensions, headers, &mut self.out)?;
+        if self.config.trace_frames {
+            self.heads.0 = self.out[start..].to_vec();
+        }
+        self.protocol = protocol.unwrap_or_default().to_owned();
+        self.extensions = extensions.unwrap_or_default().to_owned();
+        self.open();
+        let early = std::mem::take(&mut self.head);
+        self.read_frames(&early);
+        Ok(())
+    }
+
+    /// Server: refuses the handshake with an HTTP status (300–599) and a
+    /// plain-text reason, then asks for the transport to be closed.
+    pub fn reject(
+        &mut self,
+        status: u16,
+        body: &str,
+        headers: &[Header],
+    ) -> Result<(), UsageError> {
+        self.begin(self.now);
+        if self.phase != Phase::AwaitAnswer || self.closed {
+            return Err(UsageError::InvalidState(
+                "no opening request awaits an answer",
+            ));
+        }
+        let start = self.out.len();
+        server::reject_response(status, body, headers, &mut self.out)?;
+        if self.config.trace_frames {
+            self.heads.0 = self.out[start..].to_vec();
+        }
+        self.refuse();
+        Ok(())
+    }
+
+    fn refuse(&mut self) {
+        self.phase = Phase::Refused;
+        self.handshake_deadline = None;
+        self.head = Vec::new();
+        self.request_transport_close();
+    }
+
+    // ----- the data stream -----
+
+    fn read_frames(&mut self, data: &[u8]) {
+        let ext = self.extension.as_deref_mut();
+        match self.receiver.read(data, &mut self.events, ext) {
+            None => {}
+            Some(Stop::Error(e)) => self.fail(Error::Protocol(e)),
+            Some(Stop::Close(frame)) => {
+                self.close_received = Some(frame);
+                self.receiver.stop();
+                if self.close_sent {
+                    self.closing_handshake_done();
+                }
+            }
+        }
+    }
+
+    fn check_can_send(&self) -> Result<(), UsageError> {
+        match self.phase {
+            _ if self.closed => Err(UsageError::InvalidState("the connection is closed")),
+            Phase::Open if self.close_sent => {
+                Err(UsageError::InvalidState("a close frame was sent"))
+            }
+            Phase::Open => Ok(()),
+            _ => Err(UsageError::InvalidState("the connection is not open")),
+        }
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), UsageError> {
+        self.send(MessageKind::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), UsageError> {
+        self.send(MessageKind::Binary, data)
+    }
+
+    /// Sends a message of `kind`. Text must be UTF-8: the bindings pass bytes
+    /// their encoder produced, and `send_text` takes a `&str`.
+    pub(crate) fn send(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), UsageError> {
+        self.begin(self.now);
+        self.check_can_send()?;
+        let ext = self.extension.as_deref_mut();
+        self.sender
+            .message(&mut self.out, &mut self.events, kind, data, ext)
+    }
+
+    /// Sends the next piece of a message sent piece by piece; `fin` ends it.
+    /// Text pieces need not end on character boundaries, but the whole must be UTF-8.
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), UsageError> {
+        self.begin(self.now);
+        self.check_can_send()?;
+        self.sender
+            .fragment(&mut self.out, &mut self.events, kind, data, fin)
+    }
+
+    /// Sends a ping with up to 125 bytes of payload.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), UsageError> {
+        self.control(OpCode::Ping, payload)
+    }
+
+    /// Sends a pong, e.g. an unsolicited one as a unidirectional heartbeat.
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), UsageError> {
+        self.control(OpCode::Pong, payload)
+    }
+
+    fn control(&mut self, op: OpCode, payload: &[u8]) -> Result<(), UsageError> {
+        self.begin(self.now);
+        self.check_can_send()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(UsageError::ControlPayloadTooLong(payload.len()));
+        }
+        self.sender
+            .frame(&mut self.out, &mut self.events, op as u8, true, 0, payload);
+        Ok(())
+    }
+
+    /// Writes raw bytes to the output, bypassing every rule: for protocol
+    /// testing (sending broken frames on purpose). Allowed once open.
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), UsageError> {
+        self.begin(self.now);
+        if self.phase != Phase::Open || self.closed {
+            return Err(UsageError::InvalidState("the connection is not open"));
+        }
+        self.out.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    // ----- closing -----
+
+    /// Starts the closing handshake as an application may (WHATWG `close()`):
+    /// `code` is 1000 or 3000–4999, or `None` for a close without status; the
+    /// reason is at most 123 bytes. While CONNECTING this abandons the
+    /// handshake; once closing has begun it does nothing.
+    pub fn close(&mut self, code: Option<u16>, reason: &str) -> Result<(), UsageError> {
+        if let Some(c) = code.filter(|c| !close::is_app_code(*c)) {
+            return Err(UsageError::InvalidCloseCode(c));
+        }
+        self.close_with_status(code, reason)
+    }
+
+    /// Starts the closing handshake with any code valid on the wire, such as
+    /// 1001 when a server shuts down or 1008 for a policy violation.
+    pub fn close_with_status(&mut self, code: Option<u16>, reason: &str) -> Result<(), UsageError> {
+        let frame = CloseFrame::new(code, reason)?;
+        self.begin(self.now);
+        if self.closed || self.close_sent {
+            return Ok(());
+        }
+        if self.phase != Phase::Open {
+            self.abort();
+            return Ok(());
+        }
+        self.write_close(&frame);
+        Ok(())
+    }
+
+    /// Gives up on the connection at once: asks for the transport to be
+    /// closed without a closing handshake (websocket.dll's abort).
+    pub fn abort(&mut self) {
+        self.begin(self.now);
+        if self.closed {
+            return;
+        }
+        self.receiver.stop();
+        self.handshake_deadline = None;
+        self.request_transport_close();
+    }
+
+    fn write_close(&mut self, frame: &CloseFrame) {
+        self.sender.frame(
+            &mut self.out,
+            &mut self.events,
+            OpCode::Close as u8,
+            true,
+            0,
+            &frame.payload(),
+        );
+        self.close_sent = true;
+        if self.close_received.is_some() {
+            self.closing_handshake_done();
+        } else {
+            self.close_deadline = Some(self.now.saturating_add(self.config.close_timeout));
+        }
+    }
+
+    /// Both close frames have crossed: the server closes the transport now; the
+    /// client gives the server `close_timeout` to do so first (§7.1.1).
+    fn closing_handshake_done(&mut self) {
+        match self.role {
+            Role::Server => self.request_transport_close(),
+            Role::Client => {
+                self.close_deadline = Some(self.now.saturating_add(self.config.close_timeout))
+            }
+        }
+    }
+
+    fn request_transport_close(&mut self) {
+        self.close_deadline = None;
+        if !self.transport_close_requested && !self.closed {
+            self.transport_close_requested = true;
+            self.events.push_side(tag::CLOSE_TRANSPORT, 0, b"", 0.0);
+        }
+    }
+
+    /// Fails the connection (§7.1.7). A protocol error's close frame is written
+    /// when its `Event::Error` is taken; other failures close the transport.
+    fn fail(&mut self, error: Error) {
+        if self.error.is_some() {
+            return;
+        }
+        let message = error.to_string();
+        let code = error.close_code().unwrap_or(0);
+        if let Error::Handshake(e) = &error {
+            if self.role == Role::Server && self.phase == Phase::AwaitRequest && !self.closed {
+                let _ = server::reject_response(e.status(), &message, &[], &mut self.out);
+            }
+        }
+        let is_protocol = matches!(error, Error::Protocol(_));
+        self.error = Some(error);
+        self.events
+            .push_side(tag::ERROR, code as u32, message.as_bytes(), 0.0);
+        if is_protocol {
+            self.receiver.fail(&mut self.events);
+        } else if self.phase != Phase::Open {
+            self.refuse();
+        } else {
+            self.receiver.stop();
+            self.request_transport_close();
+        }
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn truncate_utf8(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state())
+            .field("protocol", &self.protocol)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}

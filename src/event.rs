@@ -1,0 +1,378 @@
+//! What the engine tells its host, and the queue it tells it through.
+//!
+//! Events are small fixed records (`RawEvent`) whose payloads are ranges of two
+//! engine-owned buffers: the *arena*, which holds data-message payloads (and
+//! the message being assembled at its tail), and the *side* buffer for
+//! everything else (control payloads, reasons, error texts, trace previews).
+//! A host in Rust reads them as `Event`s; the wasm host reads the records
+//! straight out of linear memory, with no object built per event.
+//! Payloads stay valid until the host has taken and released every event.
+
+use crate::error::Error;
+
+/// The type of a data message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum MessageKind {
+    /// UTF-8 text.
+    Text = 1,
+    /// Arbitrary bytes.
+    Binary = 2,
+}
+
+/// One frame as the engine read or wrote it, for tracing tools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// Written by this engine rather than read from the peer.
+    pub outgoing: bool,
+    /// The FIN bit.
+    pub fin: bool,
+    /// The RSV bits, RSV1 = 0b100.
+    pub rsv: u8,
+    /// The raw opcode.
+    pub opcode: u8,
+    /// Whether the frame carried a masking key.
+    pub masked: bool,
+    /// The payload length.
+    pub len: u64,
+}
+
+/// Something the host must know or act on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Event<'a> {
+    /// Server: a valid opening request arrived. Inspect it with
+    /// `Connection::request` and answer with `accept` or `reject`.
+    Request,
+    /// The opening handshake completed: the connection is OPEN.
+    Open {
+        /// The agreed subprotocol, or empty.
+        protocol: &'a str,
+        /// The agreed extensions as a `Sec-WebSocket-Extensions` value, or empty.
+        extensions: &'a str,
+    },
+    /// A whole data message. Text is valid UTF-8 unless validation is off.
+    Message {
+        /// Text or binary.
+        kind: MessageKind,
+        /// The payload.
+        data: &'a [u8],
+    },
+    /// Streaming mode: the next piece of a data message. Text pieces end on a
+    /// character boundary, so each decodes on its own.
+    Fragment {
+        /// Text or binary, the same for every piece of one message.
+        kind: MessageKind,
+        /// The piece.
+        data: &'a [u8],
+        /// The message's last piece.
+        fin: bool,
+    },
+    /// The peer pinged; a pong is sent automatically unless turned off.
+    Ping(&'a [u8]),
+    /// The peer sent a pong, solicited or not.
+    Pong(&'a [u8]),
+    /// The peer started (or answered) the closing handshake; the state is CLOSING.
+    CloseReceived {
+        /// The code, 1005 when the frame had none.
+        code: u16,
+        /// The reason, possibly empty.
+        reason: &'a str,
+    },
+    /// The connection failed. Messages before it were delivered; nothing of
+    /// the message that broke it is.
+    Error(&'a Error),
+    /// Write out the pending output, then close the transport.
+    CloseTransport,
+    /// The connection is CLOSED; the last event.
+    Closed {
+        /// The close code: the peer's, 1005 if its close had none, 1006 if the
+        /// closing handshake did not complete or the connection failed.
+        code: u16,
+        /// The peer's close reason.
+        reason: &'a str,
+        /// Whether the closing handshake completed.
+        was_clean: bool,
+    },
+    /// Tracing: a frame was read or written.
+    Frame {
+        /// The frame's header.
+        info: FrameInfo,
+        /// Up to `TRACE_PREVIEW` bytes from the start of its payload, unmasked.
+        preview: &'a [u8],
+    },
+}
+
+/// Longest payload preview carried by `Event::Frame`.
+pub const TRACE_PREVIEW: usize = 32;
+
+/// The numeric kinds of `RawEvent`, shared with the JavaScript host.
+pub mod tag {
+    /// `Event::Request`.
+    pub const REQUEST: u16 = 1;
+    /// `Event::Open`; the side range holds protocol then extensions, `arg` the protocol's length.
+    pub const OPEN: u16 = 2;
+    /// `Event::Message`; `arg` is the `MessageKind`.
+    pub const MESSAGE: u16 = 3;
+    /// `Event::Fragment`; `arg` is the `MessageKind`, plus 0x100 on the last piece.
+    pub const FRAGMENT: u16 = 4;
+    /// `Event::Ping`.
+    pub const PING: u16 = 5;
+    /// `Event::Pong`.
+    pub const PONG: u16 = 6;
+    /// `Event::CloseReceived`; `arg` is the code.
+    pub const CLOSE_RECEIVED: u16 = 7;
+    /// `Event::Error`; `arg` is the close code sent (0 if none), the range the message.
+    pub const ERROR: u16 = 8;
+    /// `Event::CloseTransport`.
+    pub const CLOSE_TRANSPORT: u16 = 9;
+    /// `Event::Closed`; `arg` is the code, plus 0x10000 when clean.
+    pub const CLOSED: u16 = 10;
+    /// `Event::Frame`; `arg` packs the header (see `FrameInfo::pack`), `size` the length.
+    pub const FRAME: u16 = 11;
+}
+
+/// Which buffer a `RawEvent`'s range points into.
+pub mod buffer {
+    /// Data-message payloads.
+    pub const ARENA: u16 = 0;
+    /// Everything else.
+    pub const SIDE: u16 = 1;
+}
+
+/// One event as stored: 24 bytes on wasm32, read by the JS host through a `DataView`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct RawEvent {
+    /// One of `tag::*`.
+    pub tag: u16,
+    /// One of `buffer::*`.
+    pub buf: u16,
+    /// Tag-specific argument.
+    pub arg: u32,
+    /// Start of the payload range.
+    pub start: usize,
+    /// Length of the payload range.
+    pub len: usize,
+    /// Tag-specific size (a frame's payload length).
+    pub size: f64,
+}
+
+impl FrameInfo {
+    /// The trace record of a frame with header `h`.
+    pub fn of(h: &crate::frame::FrameHeader, outgoing: bool) -> FrameInfo {
+        FrameInfo {
+            outgoing,
+            fin: h.fin,
+            rsv: h.rsv,
+            opcode: h.opcode,
+            masked: h.mask.is_some(),
+            len: h.payload_len,
+        }
+    }
+
+    /// Packs the header bits into a `RawEvent::arg`: bit 0 outgoing, bit 1
+    /// FIN, bits 2–4 RSV, bit 5 masked, bits 8–11 the opcode.
+    pub fn pack(&self) -> u32 {
+        self.outgoing as u32
+            | (self.fin as u32) << 1
+            | ((self.rsv & 7) as u32) << 2
+            | (self.masked as u32) << 5
+            | ((self.opcode & 0xF) as u32) << 8
+    }
+
+    fn unpack(arg: u32, len: f64) -> FrameInfo {
+        FrameInfo {
+            outgoing: arg & 1 != 0,
+            fin: arg & 2 != 0,
+            rsv: ((arg >> 2) & 7) as u8,
+            masked: arg & 0x20 != 0,
+            opcode: ((arg >> 8) & 0xF) as u8,
+            len: len as u64,
+        }
+    }
+}
+
+/// The queue of events not yet settled, and the buffers their payloads live in.
+#[derive(Debug, Default)]
+pub(crate) struct EventQueue {
+    pub raw: Vec<RawEvent>,
+    /// Events handed to the host.
+    pub taken: usize,
+    /// Events whose deferred output (pong, close reply) has been written.
+    pub released: usize,
+    pub arena: Vec<u8>,
+    pub side: Vec<u8>,
+}
+
+/// Arena capacity kept after a large message; above it the buffer is freed,
+/// so idle connections stay small.
+const ARENA_KEEP: usize = 256 * 1024;
+
+impl EventQueue {
+    /// Every event has been taken and released, so the buffers may be reused.
+    pub fn is_settled(&self) -> bool {
+        self.taken == self.raw.len() && self.released == self.raw.len()
+    }
+
+    /// Drops settled events and their payloads, keeping the arena from
+    /// `keep_from` on (a message still being assembled). Returns how far the
+    /// kept bytes moved towards the start.
+    pub fn clear(&mut self, keep_from: usize) -> usize {
+        debug_assert!(self.is_settled());
+        self.raw.clear();
+        self.taken = 0;
+        self.released = 0;
+        self.side.clear();
+        let kept = self.arena.len() - keep_from;
+        if kept == 0 && self.arena.capacity() > ARENA_KEEP {
+            self.arena = Vec::new();
+        } else if keep_from > 0 {
+            self.arena.copy_within(keep_from.., 0);
+            self.arena.truncate(kept);
+        }
+        keep_from
+    }
+
+    /// Adds an event whose payload is `arena[start..start + len]`.
+    pub fn push_arena(&mut self, tag: u16, arg: u32, start: usize, len: usize) {
+        self.raw.push(RawEvent {
+            tag,
+            buf: buffer::ARENA,
+            arg,
+            start,
+            len,
+            size: 0.0,
+        });
+    }
+
+    /// Adds an event whose payload is copied into the side buffer.
+    pub fn push_side(&mut self, tag: u16, arg: u32, payload: &[u8], size: f64) {
+        let start = self.side.len();
+        self.side.extend_from_slice(payload);
+        self.raw.push(RawEvent {
+            tag,
+            buf: buffer::SIDE,
+            arg,
+            start,
+            len: payload.len(),
+            size,
+        });
+    }
+
+    /// Adds a trace event for a frame.
+    pub fn push_frame(&mut self, info: FrameInfo, preview: &[u8]) {
+        let preview = &preview[..preview.len().min(TRACE_PREVIEW)];
+        self.push_side(tag::FRAME, info.pack(), preview, info.len as f64);
+    }
+
+    fn bytes(&self, e: &RawEvent) -> &[u8] {
+        let buf = if e.buf == buffer::ARENA {
+            &self.arena
+        } else {
+            &self.side
+        };
+        &buf[e.start..e.start + e.len]
+    }
+
+    /// The event at `i` as the Rust host sees it; `error` is the connection's
+    /// failure, which `Event::Error` borrows.
+    pub fn view<'a>(&'a self, i: usize, error: Option<&'a Error>) -> Event<'a> {
+        let e = &self.raw[i];
+        let data = self.bytes(e);
+        // Engine-written text (reasons, names) is always UTF-8.
+        let text = |b: &'a [u8]| std::str::from_utf8(b).unwrap_or_default();
+        let kind = |arg: u32| {
+            if arg & 0xFF == MessageKind::Text as u32 {
+                MessageKind::Text
+            } else {
+                MessageKind::Binary
+            }
+        };
+        match e.tag {
+            tag::REQUEST => Event::Request,
+            tag::OPEN => {
+                let (p, x) = data.split_at(e.arg as usize);
+                Event::Open {
+                    protocol: text(p),
+                    extensions: text(x),
+                }
+            }
+            tag::MESSAGE => Event::Message {
+                kind: kind(e.arg),
+                data,
+            },
+            tag::FRAGMENT => Event::Fragment {
+                kind: kind(e.arg),
+                data,
+                fin: e.arg & 0x100 != 0,
+            },
+            tag::PING => Event::Ping(data),
+            tag::PONG => Event::Pong(data),
+            tag::CLOSE_RECEIVED => Event::CloseReceived {
+                code: e.arg as u16,
+                reason: text(data),
+            },
+            tag::ERROR => Event::Error(error.expect("an error event has its error")),
+            tag::CLOSE_TRANSPORT => Event::CloseTransport,
+            tag::CLOSED => Event::Closed {
+                code: e.arg as u16,
+                reason: text(data),
+                was_clean: e.arg & 0x10000 != 0,
+            },
+            _ => Event::Frame {
+                info: FrameInfo::unpack(e.arg, e.size),
+                preview: data,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_event_layout_is_stable() {
+        // The JS host reads these fields at fixed offsets on wasm32.
+        assert_eq!(std::mem::offset_of!(RawEvent, tag), 0);
+        assert_eq!(std::mem::offset_of!(RawEvent, buf), 2);
+        assert_eq!(std::mem::offset_of!(RawEvent, arg), 4);
+        assert_eq!(std::mem::offset_of!(RawEvent, start), 8);
+    }
+
+    #[test]
+    fn frame_info_packs_and_unpacks() {
+        let info = FrameInfo {
+            outgoing: true,
+            fin: false,
+            rsv: 0b101,
+            opcode: 0xA,
+            masked: true,
+            len: 70_000,
+        };
+        assert_eq!(FrameInfo::unpack(info.pack(), 70_000.0), info);
+    }
+
+    #[test]
+    fn clearing_keeps_the_unfinished_message() {
+        let mut q = EventQueue::default();
+        q.arena.extend_from_slice(b"donepartial");
+        q.push_arena(tag::MESSAGE, 2, 0, 4);
+        q.taken = 1;
+        q.released = 1;
+        assert_eq!(q.clear(4), 4);
+        assert_eq!(q.arena, b"partial");
+        assert!(q.raw.is_empty() && q.is_settled());
+    }
+
+    #[test]
+    fn clearing_frees_a_large_idle_arena() {
+        let mut q = EventQueue {
+            arena: vec![0; ARENA_KEEP + 1],
+            ..Default::default()
+        };
+        let len = q.arena.len();
+        q.clear(len);
+        assert_eq!(q.arena.capacity(), 0);
+    }
+}

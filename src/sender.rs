@@ -1,0 +1,240 @@
+//! The sending half of the data stream: messages and control frames in, wire bytes out.
+//!
+//! A client masks every frame with a fresh key (§5.3) drawn from a ChaCha
+//! stream seeded with the host's entropy, so the engine itself never reaches
+//! for a random source. Payloads are copied and masked in one pass into the
+//! output buffer, right after their header.
+
+use rand_chacha::ChaCha12Rng;
+use rand_core::{Rng, SeedableRng};
+
+use crate::error::UsageError;
+use crate::event::{EventQueue, FrameInfo, MessageKind};
+use crate::extension::Extension;
+use crate::frame::{FrameHeader, OpCode};
+use crate::mask;
+
+#[derive(Debug)]
+pub(crate) struct Sender {
+    /// Masking keys; `None` for servers and for clients with masking disabled.
+    keys: Option<ChaCha12Rng>,
+    /// Largest payload per outgoing data frame.
+    frame_size: usize,
+    trace: bool,
+    /// An outgoing message sent fragment by fragment and not finished.
+    fragmenting: Option<MessageKind>,
+}
+
+impl Sender {
+    /// A sender that masks with keys from `seed` when `seed` is given.
+    pub fn new(seed: Option<[u8; 32]>, frame_size: usize, trace: bool) -> Self {
+        Sender {
+            keys: seed.map(ChaCha12Rng::from_seed),
+            frame_size,
+            trace,
+            fragmenting: None,
+        }
+    }
+
+    /// Writes one frame. The caller has checked that it may be sent.
+    pub fn frame(
+        &mut self,
+        out: &mut Vec<u8>,
+        q: &mut EventQueue,
+        opcode: u8,
+        fin: bool,
+        rsv: u8,
+        payload: &[u8],
+    ) {
+        let header = FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask: self.keys.as_mut().map(|rng| rng.next_u32().to_ne_bytes()),
+            payload_len: payload.len() as u64,
+        };
+        out.reserve(header.encoded_len() + payload.len());
+        header.write(out);
+        match header.mask {
+            Some(key) => mask::extend_masked(out, payload, key, 0),
+            None => out.extend_from_slice(payload),
+        }
+        if self.trace {
+            q.push_frame(FrameInfo::of(&header, true), payload);
+        }
+    }
+
+    /// Writes a whole message, through the extension if one is installed, as
+    /// frames of at most `frame_size` payload bytes.
+    pub fn message(
+        &mut self,
+        out: &mut Vec<u8>,
+        q: &mut EventQueue,
+        kind: MessageKind,
+        payload: &[u8],
+        ext: Option<&mut (dyn Extension + 'static)>,
+    ) -> Result<(), UsageError> {
+        if self.fragmenting.is_some() {
+            return Err(UsageError::InvalidState(
+                "a fragmented message is being sent",
+            ));
+        }
+        let mut encoded = Vec::new();
+        let rsv = ext.map_or(0, |e| {
+            if e.encode(payload, &mut encoded) {
+                e.rsv_bits()
+            } else {
+                0
+            }
+        });
+        let payload = if rsv != 0 {
+            encoded.as_slice()
+        } else {
+            payload
+        };
+        let mut pieces = payload.chunks(self.frame_size);
+        let first = pieces.next().unwrap_or_default();
+        let last = pieces.len() == 0;
+        self.frame(out, q, kind as u8, last, rsv, first);
+        while let Some(piece) = pieces.next() {
+            let last = pieces.len() == 0;
+            self.frame(out, q, OpCode::Continuation as u8, last, 0, piece);
+        }
+        Ok(())
+    }
+
+    /// Writes the next fragment of a message sent piece by piece.
+    pub fn fragment(
+        &mut self,
+        out: &mut Vec<u8>,
+        q: &mut EventQueue,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), UsageError> {
+        let opcode = match self.fragmenting {
+            None => kind as u8,
+            Some(k) if k == kind => OpCode::Continuation as u8,
+            Some(_) => {
+                return Err(UsageError::InvalidState(
+                    "fragment kind differs from its message",
+                ))
+            }
+        };
+        self.frame(out, q, opcode, fin, 0, payload);
+        self.fragmenting = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(out: &[u8]) -> Vec<(FrameHeader, Vec<u8>)> {
+        let mut frames = Vec::new();
+        let mut rest = out;
+        while !rest.is_empty() {
+            let (h, n) = FrameHeader::parse(rest).unwrap().unwrap();
+            let len = h.payload_len as usize;
+            let mut payload = rest[n..n + len].to_vec();
+            if let Some(key) = h.mask {
+                mask::apply(&mut payload, key, 0);
+            }
+            frames.push((h, payload));
+            rest = &rest[n + len..];
+        }
+        frames
+    }
+
+    #[test]
+    fn server_frames_are_unmasked() {
+        let mut s = Sender::new(None, usize::MAX, false);
+        let mut out = Vec::new();
+        s.message(
+            &mut out,
+            &mut EventQueue::default(),
+            MessageKind::Text,
+            b"Hello",
+            None,
+        )
+        .unwrap();
+        assert_eq!(out, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
+    }
+
+    #[test]
+    fn client_frames_get_fresh_keys() {
+        let mut s = Sender::new(Some([7; 32]), usize::MAX, false);
+        let mut out = Vec::new();
+        let q = &mut EventQueue::default();
+        s.message(&mut out, q, MessageKind::Binary, b"abc", None)
+            .unwrap();
+        s.message(&mut out, q, MessageKind::Binary, b"abc", None)
+            .unwrap();
+        let f = frames(&out);
+        assert_eq!(f[0].1, b"abc");
+        assert_eq!(f[1].1, b"abc");
+        assert!(f[0].0.mask.is_some());
+        assert_ne!(f[0].0.mask, f[1].0.mask);
+    }
+
+    #[test]
+    fn long_messages_split_at_the_send_buffer_size() {
+        let mut s = Sender::new(None, 4, false);
+        let mut out = Vec::new();
+        s.message(
+            &mut out,
+            &mut EventQueue::default(),
+            MessageKind::Text,
+            b"0123456789",
+            None,
+        )
+        .unwrap();
+        let f = frames(&out);
+        let shape: Vec<(u8, bool, &[u8])> = f
+            .iter()
+            .map(|(h, p)| (h.opcode, h.fin, p.as_slice()))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (1, false, &b"0123"[..]),
+                (0, false, b"4567"),
+                (0, true, b"89")
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_message_is_one_frame() {
+        let mut s = Sender::new(None, 4, false);
+        let mut out = Vec::new();
+        s.message(
+            &mut out,
+            &mut EventQueue::default(),
+            MessageKind::Binary,
+            b"",
+            None,
+        )
+        .unwrap();
+        assert_eq!(out, [0x82, 0x00]);
+    }
+
+    #[test]
+    fn fragments_continue_their_message() {
+        let mut s = Sender::new(None, usize::MAX, false);
+        let mut out = Vec::new();
+        let q = &mut EventQueue::default();
+        s.fragment(&mut out, q, MessageKind::Text, b"He", false)
+            .unwrap();
+        assert!(s
+            .message(&mut out, q, MessageKind::Text, b"x", None)
+            .is_err());
+        assert!(s
+            .fragment(&mut out, q, MessageKind::Binary, b"x", true)
+            .is_err());
+        s.fragment(&mut out, q, MessageKind::Text, b"llo", true)
+            .unwrap();
+        assert_eq!(out, [0x01, 0x02, b'H', b'e', 0x80, 0x03, b'l', b'l', b'o']);
+    }
+}
