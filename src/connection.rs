@@ -778,3 +778,404 @@ impl std::fmt::Debug for Connection {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ProtocolError;
+    use crate::testkit::*;
+
+    fn client(config: Config) -> Connection {
+        let mut req = ClientRequest::new("server.example.com", "/chat");
+        req.protocols = vec!["chat".into(), "superchat".into()];
+        Connection::client(req, config, NONCE, [1; 32], 0).unwrap()
+    }
+
+    #[test]
+    fn client_handshake_keeps_bytes_after_the_head() {
+        let mut c = client(Config::default());
+        assert_eq!(c.state(), ReadyState::Connecting);
+        let request = String::from_utf8(c.take_output()).unwrap();
+        assert!(request.starts_with("GET /chat HTTP/1.1\r\nHost: server.example.com\r\n"));
+        assert!(request.contains("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"));
+        let answer = RESPONSE.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: superchat\r\n\r\n");
+        let wire = [answer.as_bytes(), &sframe(1, true, b"first")].concat();
+        let (head, rest) = wire.split_at(40);
+        assert!(feed(&mut c, head).is_empty());
+        assert_eq!(
+            feed(&mut c, rest),
+            [Ev::Open("superchat".into(), String::new()), text("first")]
+        );
+        assert_eq!(c.state(), ReadyState::Open);
+        assert_eq!(c.protocol(), "superchat");
+        assert_eq!(c.response().unwrap().status, 101);
+    }
+
+    #[test]
+    fn client_handshake_failures_close_the_transport() {
+        let mut c = client(Config::default());
+        let events = feed(
+            &mut c,
+            b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+        );
+        match &events[..] {
+            [Ev::Error(Error::Handshake(HandshakeError::Status { status: 403, .. })), Ev::CloseTransport] =>
+                {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.state(), ReadyState::Closing);
+        assert!(c.send_text("x").is_err());
+        c.transport_closed(1);
+        assert_eq!(drain(&mut c), [Ev::Closed(1006, String::new(), false)]);
+
+        let mut c = client(Config::default());
+        let bad = RESPONSE.replace("s3pP", "XXXX");
+        let events = feed(&mut c, bad.as_bytes());
+        assert_eq!(
+            events,
+            [
+                Ev::Error(Error::Handshake(HandshakeError::InvalidAccept)),
+                Ev::CloseTransport
+            ]
+        );
+
+        let mut c = client(Config::default());
+        c.receive(b"HTTP/1.1 101 Switching", 0);
+        c.transport_closed(1);
+        let events = drain(&mut c);
+        assert_eq!(
+            events,
+            [
+                Ev::Error(Error::Handshake(HandshakeError::ConnectionClosed)),
+                Ev::Closed(1006, String::new(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn oversized_heads_fail() {
+        let config = Config {
+            head_limits: crate::HeadLimits {
+                max_head_size: 64,
+                max_headers: 8,
+            },
+            ..Config::default()
+        };
+        let mut c = client(config.clone());
+        let events = feed(&mut c, &[b'x'; 65]);
+        assert_eq!(
+            events[0],
+            Ev::Error(Error::Handshake(HandshakeError::HeadTooLarge { limit: 64 }))
+        );
+        let mut s = Connection::server(config, 0);
+        feed(&mut s, &[b'x'; 65]);
+        assert!(String::from_utf8(s.take_output())
+            .unwrap()
+            .starts_with("HTTP/1.1 431 "));
+    }
+
+    #[test]
+    fn server_handshake_exposes_the_request_and_keeps_early_frames() {
+        let mut s = Connection::server(Config::default(), 0);
+        let wire = [REQUEST.as_bytes(), &cframe(1, true, b"early")].concat();
+        assert_eq!(feed(&mut s, &wire), [Ev::Request]);
+        let req = s.request().unwrap();
+        assert_eq!((req.path.as_str(), req.protocols.len()), ("/chat", 2));
+        assert_eq!(s.state(), ReadyState::Connecting);
+        assert!(s.send_text("too soon").is_err());
+        s.accept(Some("superchat"), None, &[("X-Server".into(), "1".into())])
+            .unwrap();
+        assert_eq!(
+            drain(&mut s),
+            [Ev::Open("superchat".into(), String::new()), text("early")]
+        );
+        let answer = String::from_utf8(s.take_output()).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+        assert!(answer.contains("Sec-WebSocket-Protocol: superchat\r\nX-Server: 1\r\n\r\n"));
+        assert!(s.accept(None, None, &[]).is_err(), "answered once");
+    }
+
+    #[test]
+    fn server_refusals() {
+        let mut s = Connection::server(Config::default(), 0);
+        feed(&mut s, REQUEST.as_bytes());
+        assert_eq!(
+            s.accept(Some("nope"), None, &[]),
+            Err(UsageError::UnofferedProtocol("nope".into()))
+        );
+        s.reject(403, "origin not allowed", &[]).unwrap();
+        assert_eq!(drain(&mut s), [Ev::CloseTransport]);
+        assert!(String::from_utf8(s.take_output())
+            .unwrap()
+            .starts_with("HTTP/1.1 403 Forbidden\r\n"));
+
+        let mut s = Connection::server(Config::default(), 0);
+        let old = REQUEST.replace("Version: 13", "Version: 8");
+        let events = feed(&mut s, old.as_bytes());
+        assert_eq!(
+            events,
+            [
+                Ev::Error(Error::Handshake(HandshakeError::UnsupportedVersion(Some(
+                    "8".into()
+                )))),
+                Ev::CloseTransport
+            ]
+        );
+        let answer = String::from_utf8(s.take_output()).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
+        assert!(answer.contains("Sec-WebSocket-Version: 13\r\n"));
+    }
+
+    #[test]
+    fn server_closes_first_after_the_closing_handshake() {
+        let mut s = open_server(Config::default());
+        let mut c = open_client(Config::default());
+        s.close(Some(1000), "done").unwrap();
+        assert_eq!(s.state(), ReadyState::Closing);
+        assert!(
+            s.send_text("after close").is_err(),
+            "no data after a close frame"
+        );
+        let out = s.take_output();
+        assert_eq!(feed(&mut c, &out), [Ev::CloseReceived(1000, "done".into())]);
+        assert_eq!(c.state(), ReadyState::Closing);
+        let echo = c.take_output();
+        assert_eq!(sent_close(&echo), Some(1000));
+        assert_eq!(
+            feed(&mut s, &echo),
+            [Ev::CloseReceived(1000, String::new()), Ev::CloseTransport]
+        );
+        // The client waits for the server to close the transport.
+        assert_eq!(c.next_timeout().map(|(_, t)| t), Some(Timer::Close));
+        s.transport_closed(1);
+        c.transport_closed(1);
+        assert_eq!(drain(&mut s), [Ev::Closed(1000, String::new(), true)]);
+        assert_eq!(drain(&mut c), [Ev::Closed(1000, "done".into(), true)]);
+        assert_eq!(c.state(), ReadyState::Closed);
+    }
+
+    #[test]
+    fn client_closes_the_transport_if_the_server_does_not() {
+        let mut c = open_client(Config::default());
+        c.close(Some(3001), "").unwrap();
+        c.take_output();
+        feed(&mut c, &sframe(8, true, &close_payload(3001, "")));
+        let (deadline, timer) = c.next_timeout().unwrap();
+        assert_eq!((deadline, timer), (5_000, Timer::Close));
+        c.handle_timeout(4_999);
+        assert!(drain(&mut c).is_empty());
+        c.handle_timeout(5_000);
+        assert_eq!(drain(&mut c), [Ev::CloseTransport]);
+        c.transport_closed(5_001);
+        assert_eq!(drain(&mut c), [Ev::Closed(3001, String::new(), true)]);
+    }
+
+    #[test]
+    fn an_unanswered_close_times_out_uncleanly() {
+        let mut s = open_server(Config::default());
+        s.close(None, "").unwrap();
+        assert_eq!(sent_close(&s.take_output()), Some(1005));
+        s.handle_timeout(5_000);
+        assert_eq!(drain(&mut s), [Ev::CloseTransport]);
+        s.transport_closed(5_000);
+        assert_eq!(drain(&mut s), [Ev::Closed(1006, String::new(), false)]);
+    }
+
+    #[test]
+    fn close_commands_are_checked() {
+        let mut s = open_server(Config::default());
+        assert_eq!(
+            s.close(Some(1001), ""),
+            Err(UsageError::InvalidCloseCode(1001))
+        );
+        assert_eq!(
+            s.close(Some(2999), ""),
+            Err(UsageError::InvalidCloseCode(2999))
+        );
+        assert_eq!(
+            s.close(Some(5000), ""),
+            Err(UsageError::InvalidCloseCode(5000))
+        );
+        assert_eq!(
+            s.close(Some(1000), &"é".repeat(62)),
+            Err(UsageError::CloseReasonTooLong(124))
+        );
+        assert_eq!(s.state(), ReadyState::Open);
+        s.close_with_status(Some(1001), "going away").unwrap();
+        assert_eq!(sent_close(&s.take_output()), Some(1001));
+        s.close(Some(1000), "").unwrap();
+        assert!(s.take_output().is_empty(), "a second close does nothing");
+    }
+
+    #[test]
+    fn a_lost_transport_is_abnormal() {
+        let mut s = open_server(Config::default());
+        s.transport_closed(0);
+        assert_eq!(
+            drain(&mut s),
+            [
+                Ev::Error(Error::ConnectionLost { mid_message: false }),
+                Ev::Closed(1006, String::new(), false)
+            ]
+        );
+        let mut c = open_client(Config::default());
+        feed(&mut c, &sframe(2, true, &[1; 100])[..50]);
+        c.transport_closed(0);
+        assert_eq!(
+            drain(&mut c),
+            [
+                Ev::Error(Error::ConnectionLost { mid_message: true }),
+                Ev::Closed(1006, String::new(), false)
+            ]
+        );
+        assert!(feed(&mut c, b"more").is_empty(), "nothing after Closed");
+    }
+
+    #[test]
+    fn replies_to_events_follow_the_hosts_reactions() {
+        let mut s = open_server(Config::default());
+        let wire = [
+            cframe(1, true, b"echo me"),
+            cframe(9, true, b"p"),
+            cframe(1, true, b"\xFF"),
+        ]
+        .concat();
+        s.receive(&wire, 0);
+        let mut seen = Vec::new();
+        while let Some(event) = s.next_event() {
+            if let Event::Message { data, .. } = event {
+                let data = data.to_vec();
+                s.send_binary(&data).unwrap();
+                seen.push("message");
+            } else if let Event::Error(e) = event {
+                assert_eq!(e, &Error::Protocol(ProtocolError::InvalidUtf8));
+                seen.push("error");
+            } else {
+                seen.push("ping");
+            }
+        }
+        assert_eq!(seen, ["message", "ping", "error"]);
+        let sent = frames(&s.take_output());
+        let ops: Vec<u8> = sent.iter().map(|f| f.0).collect();
+        assert_eq!(ops, [2, 0xA, 8], "echo, pong, then the close");
+    }
+
+    #[test]
+    fn a_peer_close_can_follow_messages_the_host_still_answers() {
+        let mut s = open_server(Config::default());
+        let wire = [
+            cframe(1, true, b"last words"),
+            cframe(8, true, &close_payload(1000, "")),
+        ]
+        .concat();
+        s.receive(&wire, 0);
+        assert!(matches!(s.next_event(), Some(Event::Message { .. })));
+        s.send_text("reply").unwrap();
+        assert!(matches!(
+            s.next_event(),
+            Some(Event::CloseReceived { code: 1000, .. })
+        ));
+        assert!(s.send_text("too late").is_err());
+        let ops: Vec<u8> = frames(&s.take_output()).iter().map(|f| f.0).collect();
+        assert_eq!(ops, [1, 8]);
+    }
+
+    #[test]
+    fn handshake_timeout() {
+        let mut c = client(Config {
+            handshake_timeout: Some(1_000),
+            ..Config::default()
+        });
+        assert_eq!(c.next_timeout(), Some((1_000, Timer::Handshake)));
+        c.handle_timeout(999);
+        assert!(drain(&mut c).is_empty());
+        c.handle_timeout(1_000);
+        assert_eq!(
+            drain(&mut c),
+            [Ev::Error(Error::HandshakeTimeout), Ev::CloseTransport]
+        );
+        let mut s = Connection::server(Config::default(), 0);
+        assert_eq!(s.next_timeout(), Some((30_000, Timer::Handshake)));
+        s.handle_timeout(30_000);
+        assert_eq!(
+            drain(&mut s),
+            [Ev::Error(Error::HandshakeTimeout), Ev::CloseTransport]
+        );
+    }
+
+    #[test]
+    fn keepalive_pings_a_quiet_peer_and_gives_up_on_a_silent_one() {
+        let mut s = open_server(Config {
+            keepalive_interval: Some(15_000),
+            ..Config::default()
+        });
+        assert_eq!(s.next_timeout(), Some((15_000, Timer::Keepalive)));
+        s.handle_timeout(15_000);
+        assert_eq!(frames(&s.take_output()), [(9, true, vec![])]);
+        assert_eq!(s.next_timeout(), Some((30_000, Timer::Keepalive)));
+        // Hearing anything resets the clock.
+        s.receive(&cframe(0xA, true, b""), 20_000);
+        drain(&mut s);
+        assert_eq!(s.next_timeout(), Some((35_000, Timer::Keepalive)));
+        s.handle_timeout(35_000);
+        s.handle_timeout(50_000);
+        assert_eq!(
+            drain(&mut s),
+            [Ev::Error(Error::KeepaliveTimeout), Ev::CloseTransport]
+        );
+        assert_eq!(frames(&s.take_output()).len(), 1, "one ping, then nothing");
+        assert_eq!(
+            open_server(Config::default()).next_timeout(),
+            None,
+            "off by default"
+        );
+    }
+
+    #[test]
+    fn control_commands_are_checked() {
+        let mut c = open_client(Config::default());
+        assert_eq!(
+            c.ping(&[0; 126]),
+            Err(UsageError::ControlPayloadTooLong(126))
+        );
+        c.ping(&[1; 125]).unwrap();
+        c.pong(b"heartbeat").unwrap();
+        let sent = frames(&c.take_output());
+        assert_eq!(
+            sent,
+            [(9, true, vec![1; 125]), (0xA, true, b"heartbeat".to_vec())]
+        );
+    }
+
+    #[test]
+    fn close_while_connecting_abandons_the_handshake() {
+        let mut c = client(Config::default());
+        c.close(Some(1000), "").unwrap();
+        assert_eq!(drain(&mut c), [Ev::CloseTransport]);
+        assert_eq!(c.state(), ReadyState::Closing);
+        c.transport_closed(0);
+        assert_eq!(
+            drain(&mut c),
+            [
+                Ev::Error(Error::Handshake(HandshakeError::ConnectionClosed)),
+                Ev::Closed(1006, String::new(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn buffers_are_reused_once_events_are_settled() {
+        let mut s = open_server(Config::default());
+        let big = cframe(2, true, &[3; 300_000]);
+        assert_eq!(feed(&mut s, &big).len(), 1);
+        feed(&mut s, &cframe(2, true, b"x"));
+        assert!(
+            s.events.arena.capacity() < 300_000,
+            "a large arena is freed when idle"
+        );
+        // A message half-way through survives the reuse of the buffers.
+        let wire = [cframe(2, true, b"a"), cframe(2, true, b"bcdef")].concat();
+        assert_eq!(feed(&mut s, &wire[..9]), [binary(b"a")]);
+        assert_eq!(feed(&mut s, &wire[9..]), [binary(b"bcdef")]);
+    }
+}

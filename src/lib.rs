@@ -44,6 +44,9 @@ mod receiver;
 mod sender;
 pub mod utf8;
 
+#[cfg(test)]
+mod testkit;
+
 pub use config::{Config, Role};
 pub use connection::{Connection, ReadyState, Timer};
 pub use error::{Error, ProtocolError, UsageError};
