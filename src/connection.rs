@@ -398,6 +398,31 @@ impl Connection {
         }
     }
 
+    /// Marks every event not yet reported as taken, for a host that reads them
+    /// straight from memory; returns the first one's index, address and count.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn report_events(&mut self) -> (usize, *const crate::event::RawEvent, usize) {
+        let first = self.events.taken;
+        self.events.taken = self.events.raw.len();
+        (
+            first,
+            self.events.raw[first..].as_ptr(),
+            self.events.raw.len() - first,
+        )
+    }
+
+    /// The addresses of the buffers event payloads point into (arena, side).
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn event_buffers(&self) -> (*const u8, *const u8) {
+        (self.events.arena.as_ptr(), self.events.side.as_ptr())
+    }
+
+    /// Writes the replies owed for events before index `upto`.
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn release_events(&mut self, upto: usize) {
+        self.release_through(upto.min(self.events.taken));
+    }
+
     /// Start of every call that changes the connection: once the host has
     /// taken and released every event, their buffers are reused.
     fn begin(&mut self, now: u64) {

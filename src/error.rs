@@ -179,6 +179,8 @@ pub enum UsageError {
     InvalidCloseCode(u16),
     /// A close reason over 123 bytes of UTF-8.
     CloseReasonTooLong(usize),
+    /// A close reason without a close code, which the wire cannot carry.
+    ReasonWithoutCode,
     /// A ping or pong payload over 125 bytes.
     ControlPayloadTooLong(usize),
     /// A header name that is not an HTTP token.
@@ -219,6 +221,7 @@ impl fmt::Display for UsageError {
                     "close reason is {n} bytes of UTF-8 (at most 123 allowed)"
                 )
             }
+            UsageError::ReasonWithoutCode => write!(f, "a close reason needs a close code"),
             UsageError::ControlPayloadTooLong(n) => {
                 write!(f, "control payload is {n} bytes (at most 125 allowed)")
             }

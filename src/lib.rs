@@ -43,6 +43,8 @@ pub mod mask;
 mod receiver;
 mod sender;
 pub mod utf8;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 
 #[cfg(test)]
 mod testkit;

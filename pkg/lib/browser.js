@@ -1,0 +1,21 @@
+// The browser entry point: fetches and compiles the engine asynchronously
+// (the SIMD build where the browser supports it, the scalar one elsewhere).
+// Browsers have no raw sockets, so every WebSocket here needs
+// `options.transport`: a WebTransport bidirectional stream or any other
+// `{ readable, writable }` byte-stream pair.
+
+import init from "../wasm/wasmsocket.js";
+import { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
+import { streamTransport } from "./transport.js";
+import { WebSocket } from "./websocket.js";
+
+// The smallest module using a v128 instruction: valid only where SIMD is supported.
+const simdProbe = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253,
+  98, 11,
+]);
+const file = WebAssembly.validate(simdProbe) ? "wasmsocket_bg.wasm" : "wasmsocket_scalar_bg.wasm";
+await init({ module_or_path: new URL(`../wasm/${file}`, import.meta.url) });
+
+export { CloseEvent, ErrorEvent, MessageEvent, streamTransport, WebSocket };
+export default WebSocket;

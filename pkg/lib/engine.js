@@ -1,0 +1,365 @@
+// The JS side of the wasm engine: moves bytes in and out of wasm memory and
+// reads the events the engine reports, without knowing any protocol rule.
+//
+// After every call the engine fills a fixed `Report` in wasm memory (see
+// src/wasm.rs). This file reads it through one DataView and turns the new
+// event records into a flat queue of [tag, arg, payload, index] entries. The
+// whole batch is read before anyone reacts to it, because a reaction (a send)
+// may move wasm memory.
+
+import {
+  Engine as WasmEngine,
+  EngineConfig,
+  check_close,
+  check_protocols,
+  wasm_memory,
+} from "../wasm/wasmsocket.js";
+
+/** Event tags, as in src/event.rs `tag`. */
+export const Tag = Object.freeze({
+  REQUEST: 1,
+  OPEN: 2,
+  MESSAGE: 3,
+  FRAGMENT: 4,
+  PING: 5,
+  PONG: 6,
+  CLOSE_RECEIVED: 7,
+  ERROR: 8,
+  CLOSE_TRANSPORT: 9,
+  CLOSED: 10,
+  FRAME: 11,
+});
+
+/** Command results, as in src/wasm.rs `status`. */
+export const Status = Object.freeze({
+  OK: 0,
+  INVALID_STATE: 1,
+  INVALID_CODE: 2,
+  SYNTAX: 3,
+  OTHER: 4,
+});
+
+const TEXT = 1;
+const BINARY = 2;
+const EVENT_SIZE = 24;
+
+// Report field offsets (src/wasm.rs `Report`, repr(C), little-endian).
+const R_EVENTS = 0;
+const R_COUNT = 4;
+const R_FIRST = 8;
+const R_ARENA = 12;
+const R_SIDE = 16;
+const R_OUTPUT = 20;
+const R_OUTPUT_LEN = 24;
+const R_PENDING = 28;
+const R_STATE = 32;
+const R_DEADLINE = 40;
+
+const encoder = new TextEncoder();
+// ignoreBOM: a message that starts with U+FEFF must keep it.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** Strings longer than this are encoded to exact size first, so the staging
+ * buffer never grows to three times a huge message. */
+const ENCODE_INTO_LIMIT = 1 << 20;
+
+let mem = null;
+
+function wasmMemory() {
+  mem ??= wasm_memory();
+  return mem;
+}
+
+/** Engine options in the shape of `EngineConfig`; unset fields keep defaults. */
+export function makeConfig(options = {}) {
+  const c = new EngineConfig();
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && key in c) c[key] = value;
+  }
+  return c;
+}
+
+/** "" if `protocols` is a valid subprotocol list, else the reason. */
+export function checkProtocols(protocols) {
+  return check_protocols(protocols);
+}
+
+/** A `Status` for WHATWG `close(code, reason)` arguments; code -1 if absent. */
+export function checkClose(code, reason) {
+  return check_close(code, reason);
+}
+
+/** Fresh entropy for a client: a 16-byte key nonce and a 32-byte mask seed. */
+function entropy() {
+  const bytes = crypto.getRandomValues(new Uint8Array(48));
+  return [bytes.subarray(0, 16), bytes.subarray(16)];
+}
+
+export class Engine {
+  /** Pending events: [tag, arg, payload, index] repeated. */
+  queue = [];
+  /** UTF-8 length of the last text sent, or bytes of the last binary. */
+  lastLength = 0;
+  #w;
+  #report;
+  #buffer = null;
+  #view = null;
+  #u8 = null;
+
+  constructor(wasm) {
+    this.#w = wasm;
+    this.#report = wasm.report();
+    this.#collect();
+  }
+
+  /** A client engine for `request` = { host, resource, protocols, extensions, origin, headers }. */
+  static client(config, request, now) {
+    const [nonce, seed] = entropy();
+    const w = WasmEngine.client(
+      config,
+      request.host,
+      request.resource,
+      request.protocols ?? [],
+      request.extensions ?? [],
+      request.origin,
+      request.headers ?? [],
+      nonce,
+      seed,
+      now,
+    );
+    return new Engine(w);
+  }
+
+  static server(config, now) {
+    return new Engine(WasmEngine.server(config, now));
+  }
+
+  #sync() {
+    const b = wasmMemory().buffer;
+    if (b !== this.#buffer) {
+      this.#buffer = b;
+      this.#view = new DataView(b);
+      this.#u8 = new Uint8Array(b);
+    }
+  }
+
+  /** Reads the events the last call reported into `queue`. */
+  #collect() {
+    this.#sync();
+    const v = this.#view;
+    const r = this.#report;
+    const count = v.getUint32(r + R_COUNT, true);
+    if (count === 0) return;
+    const first = v.getUint32(r + R_FIRST, true);
+    const arena = v.getUint32(r + R_ARENA, true);
+    const side = v.getUint32(r + R_SIDE, true);
+    const q = this.queue;
+    let p = v.getUint32(r + R_EVENTS, true);
+    for (let i = 0; i < count; i++, p += EVENT_SIZE) {
+      const tag = v.getUint16(p, true);
+      const base = v.getUint16(p + 2, true) === 0 ? arena : side;
+      const arg = v.getUint32(p + 4, true);
+      const start = base + v.getUint32(p + 8, true);
+      const end = start + v.getUint32(p + 12, true);
+      let payload = null;
+      switch (tag) {
+        case Tag.MESSAGE:
+        case Tag.FRAGMENT:
+          payload =
+            (arg & 0xff) === TEXT
+              ? decoder.decode(this.#u8.subarray(start, end))
+              : this.#buffer.slice(start, end);
+          break;
+        case Tag.PING:
+        case Tag.PONG:
+          payload = this.#u8.slice(start, end);
+          break;
+        case Tag.FRAME:
+          payload = { preview: this.#u8.slice(start, end), length: v.getFloat64(p + 16, true) };
+          break;
+        case Tag.OPEN:
+        case Tag.CLOSE_RECEIVED:
+        case Tag.ERROR:
+        case Tag.CLOSED:
+          payload = decoder.decode(this.#u8.subarray(start, end));
+          break;
+      }
+      q.push(tag, arg, payload, first + i);
+    }
+  }
+
+  /** The connection's ReadyState after the last call. */
+  get state() {
+    this.#sync();
+    return this.#view.getUint32(this.#report + R_STATE, true);
+  }
+
+  /** Output bytes written and not yet taken by `takeOutput`. */
+  get pendingOutput() {
+    this.#sync();
+    return this.#view.getUint32(this.#report + R_PENDING, true);
+  }
+
+  /** The next deadline (same clock as `now`), or -1. */
+  get deadline() {
+    this.#sync();
+    return this.#view.getFloat64(this.#report + R_DEADLINE, true);
+  }
+
+  /** Feeds a chunk read from the transport. */
+  receive(chunk, now) {
+    const ptr = this.#w.buffer(chunk.length);
+    this.#sync();
+    this.#u8.set(chunk, ptr);
+    this.#w.receive(chunk.length, now);
+    this.#collect();
+  }
+
+  transportClosed(now) {
+    this.#w.transport_closed(now);
+    this.#collect();
+  }
+
+  handleTimeout(now) {
+    this.#w.handle_timeout(now);
+    this.#collect();
+  }
+
+  /** Writes the replies owed for events up to and including `index`. */
+  release(index) {
+    this.#w.release(index + 1);
+    this.#collect();
+  }
+
+  /** Every owed reply, then all pending output, copied out of wasm memory. */
+  takeOutput() {
+    this.#w.flush();
+    this.#collect();
+    const r = this.#report;
+    const len = this.#view.getUint32(r + R_OUTPUT_LEN, true);
+    if (len === 0) return null;
+    const ptr = this.#view.getUint32(r + R_OUTPUT, true);
+    return this.#u8.slice(ptr, ptr + len);
+  }
+
+  /** Stages `data` (string or bytes) in wasm memory; returns its length. */
+  #stage(data) {
+    if (typeof data !== "string") {
+      const ptr = this.#w.buffer(data.byteLength);
+      this.#sync();
+      this.#u8.set(data, ptr);
+      return data.byteLength;
+    }
+    if (data.length > ENCODE_INTO_LIMIT) return this.#stage(encoder.encode(data));
+    const max = data.length * 3;
+    const ptr = this.#w.buffer(max);
+    this.#sync();
+    return encoder.encodeInto(data, this.#u8.subarray(ptr, ptr + max)).written;
+  }
+
+  /** Sends a message: a string as text, a Uint8Array as binary. Returns a Status. */
+  send(data) {
+    const len = this.#stage(data);
+    this.lastLength = len;
+    const s = this.#w.send(typeof data === "string" ? TEXT : BINARY, len);
+    this.#collect();
+    return s;
+  }
+
+  /** Sends one piece of a message sent piece by piece. Returns a Status. */
+  sendFragment(data, binary, fin) {
+    const len = this.#stage(data);
+    this.lastLength = len;
+    const s = this.#w.send_fragment(binary ? BINARY : TEXT, len, fin);
+    this.#collect();
+    return s;
+  }
+
+  /** Sends a ping or pong with up to 125 bytes. Returns a Status. */
+  control(pong, payload) {
+    const s = this.#w.control(pong, this.#stage(payload));
+    this.#collect();
+    return s;
+  }
+
+  /** Writes bytes as they are, for protocol testing. Returns a Status. */
+  sendRaw(bytes) {
+    const s = this.#w.send_raw(this.#stage(bytes));
+    this.#collect();
+    return s;
+  }
+
+  /** WHATWG close; code -1 when absent. Returns a Status. */
+  close(code, reason) {
+    const s = this.#w.close(code, reason);
+    this.#collect();
+    return s;
+  }
+
+  /** Close with any wire-valid code (1001 on shutdown, …). Returns a Status. */
+  closeWithStatus(code, reason) {
+    const s = this.#w.close_with_status(code, reason);
+    this.#collect();
+    return s;
+  }
+
+  abort() {
+    this.#w.abort();
+    this.#collect();
+  }
+
+  accept(protocol, extensions, headers) {
+    const s = this.#w.accept(protocol, extensions, headers);
+    this.#collect();
+    return s;
+  }
+
+  reject(status, body, headers) {
+    const s = this.#w.reject(status, body, headers);
+    this.#collect();
+    return s;
+  }
+
+  get lastError() {
+    return this.#w.last_error();
+  }
+
+  get protocol() {
+    return this.#w.protocol();
+  }
+
+  get extensions() {
+    return this.#w.extensions();
+  }
+
+  /** Server: the opening request, once a REQUEST event came. */
+  request() {
+    const flat = this.#w.request_headers();
+    const headers = [];
+    for (let i = 0; i < flat.length; i += 2) headers.push([flat[i], flat[i + 1]]);
+    return {
+      path: this.#w.request_path() ?? "",
+      protocols: this.#w.request_protocols(),
+      extensions: this.#w.request_extensions(),
+      headers,
+    };
+  }
+
+  /** Client: { status, headers } of a refused handshake, or null. */
+  refusal() {
+    const flat = this.#w.refusal();
+    if (flat.length === 0) return null;
+    const headers = [];
+    for (let i = 1; i < flat.length; i += 2) headers.push([flat[i], flat[i + 1]]);
+    return { status: Number(flat[0]), headers };
+  }
+
+  /** With tracing on: [sent head, received head]. */
+  heads() {
+    return [this.#w.sent_head(), this.#w.received_head()];
+  }
+
+  free() {
+    this.#w.free();
+  }
+}

@@ -1,0 +1,74 @@
+// The DOM event classes a WebSocket fires. Runtimes that have them (browsers,
+// newer Node) lend theirs; elsewhere these stand in with the same shape.
+
+/** `close` events: how the connection ended. */
+export const CloseEvent =
+  globalThis.CloseEvent ??
+  class CloseEvent extends Event {
+    #wasClean;
+    #code;
+    #reason;
+    constructor(type, init = {}) {
+      super(type, init);
+      this.#wasClean = Boolean(init.wasClean);
+      this.#code = Number(init.code ?? 0) & 0xffff;
+      this.#reason = String(init.reason ?? "");
+    }
+    get wasClean() {
+      return this.#wasClean;
+    }
+    get code() {
+      return this.#code;
+    }
+    get reason() {
+      return this.#reason;
+    }
+  };
+
+/** `message` events. Node 20 has MessageEvent; this covers runtimes without it. */
+export const MessageEvent =
+  globalThis.MessageEvent ??
+  class MessageEvent extends Event {
+    #data;
+    #origin;
+    constructor(type, init = {}) {
+      super(type, init);
+      this.#data = init.data ?? null;
+      this.#origin = String(init.origin ?? "");
+    }
+    get data() {
+      return this.#data;
+    }
+    get origin() {
+      return this.#origin;
+    }
+    get lastEventId() {
+      return "";
+    }
+    get source() {
+      return null;
+    }
+    get ports() {
+      return [];
+    }
+  };
+
+/**
+ * `error` events. Browsers fire a plain Event; this one also says what went
+ * wrong (`message`) and, when the transport failed, carries its `error`.
+ */
+export class ErrorEvent extends Event {
+  #message;
+  #error;
+  constructor(type, init = {}) {
+    super(type, init);
+    this.#message = String(init.message ?? "");
+    this.#error = init.error;
+  }
+  get message() {
+    return this.#message;
+  }
+  get error() {
+    return this.#error;
+  }
+}

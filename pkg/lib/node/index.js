@@ -1,0 +1,19 @@
+// The Node entry point: loads the engine synchronously from the package's own
+// .wasm file and plugs in Node's transports (net, tls, any Duplex).
+
+import { readFileSync } from "node:fs";
+
+import { initSync } from "../../wasm/wasmsocket.js";
+import { CloseEvent, ErrorEvent, MessageEvent } from "../events.js";
+import { streamTransport } from "../transport.js";
+import { platform, WebSocket } from "../websocket.js";
+import { connectTransport } from "./connect.js";
+import { duplexTransport, isDuplex } from "./duplex.js";
+
+initSync({ module: readFileSync(new URL("../../wasm/wasmsocket_bg.wasm", import.meta.url)) });
+
+platform.dial = (url, options) => connectTransport(url, options.tls);
+platform.adapt = (t) => (isDuplex(t) ? duplexTransport(t) : undefined);
+
+export { CloseEvent, duplexTransport, ErrorEvent, MessageEvent, streamTransport, WebSocket };
+export default WebSocket;

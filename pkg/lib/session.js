@@ -1,0 +1,214 @@
+// A Session runs one engine over one transport: it feeds transport chunks in,
+// writes output out, keeps the engine's deadlines with a timer, counts
+// `bufferedAmount`, and hands each event to its owner's handler.
+//
+// The order of things matters and is kept here:
+// - a batch of events is read whole, then handled in order; before an event
+//   that owes the peer a reply (ping, close, error) is handled, the engine is
+//   told to write that reply, so replies follow the owner's earlier reactions;
+// - output is written once per batch, and once per burst of sends (a
+//   microtask), not once per message;
+// - CLOSE_TRANSPORT ends the transport only after the output is written.
+
+import { Engine, Tag } from "./engine.js";
+
+const now = () => performance.now();
+
+/**
+ * @typedef {object} Handler
+ * @property {(tag: number, arg: number, payload: any) => void} event
+ *   Called for every engine event except CLOSE_TRANSPORT, which the session handles.
+ */
+
+export class Session {
+  /** @type {Engine} */
+  engine;
+  /** Last error reported by the transport, for error messages. */
+  transportError = null;
+  #handler;
+  #transport;
+  #pumping = false;
+  #flushQueued = false;
+  #timer = null;
+  #timerAt = -1;
+  #closing = false;
+  #closed = false;
+  #destroyTimer = null;
+  /** Output bytes ever taken from the engine, and accepted by the transport. */
+  #taken = 0;
+  #accepted = 0;
+  /** [end, appBytes] pairs: a message's app bytes leave bufferedAmount once the
+   * transport accepted its last wire byte. */
+  #inflight = [];
+  #buffered = 0;
+  #closeTimeout;
+
+  constructor(engine, handler, closeTimeout = 5000) {
+    this.engine = engine;
+    this.#handler = handler;
+    this.#closeTimeout = closeTimeout;
+  }
+
+  /** Starts moving bytes over `transport` (see transport.js). */
+  attach(transport) {
+    this.#transport = transport;
+    transport.start({
+      data: (chunk) => {
+        if (this.#closed) return;
+        this.engine.receive(chunk, now());
+        this.pump();
+      },
+      closed: (error) => {
+        if (error && !this.transportError) this.transportError = error;
+        this.#transportClosed();
+      },
+    });
+    this.pump();
+  }
+
+  get closed() {
+    return this.#closed;
+  }
+
+  /** Application bytes handed to `send` and not yet accepted by the transport. */
+  get bufferedAmount() {
+    return this.#buffered;
+  }
+
+  /** Counts `n` app bytes that will never be sent (WHATWG: sends after closing). */
+  addUnsent(n) {
+    this.#buffered += n;
+  }
+
+  /** Sends a message (string = text, Uint8Array = binary). Returns a Status.
+   * `counted`: its bytes were already added with `addUnsent`. */
+  send(data, counted = false) {
+    const status = this.engine.send(data);
+    if (status === 0) this.#track(this.engine.lastLength, counted);
+    this.pump();
+    return status;
+  }
+
+  /** Sends one piece of a fragmented message. Returns a Status. */
+  sendFragment(data, binary, fin) {
+    const status = this.engine.sendFragment(data, binary, fin);
+    if (status === 0) this.#track(this.engine.lastLength);
+    this.pump();
+    return status;
+  }
+
+  /** Runs an engine command (close, ping, …) and handles what follows. */
+  command(run) {
+    const status = run(this.engine);
+    this.pump();
+    return status;
+  }
+
+  #track(appBytes, counted = false) {
+    if (!counted) this.#buffered += appBytes;
+    this.#inflight.push(this.#taken + this.engine.pendingOutput, appBytes);
+    this.#queueFlush();
+  }
+
+  #queueFlush() {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      this.flush();
+    });
+  }
+
+  /** Handles queued events in order, then writes the output. Re-entrant calls
+   * (a handler that sends) only add to the queue being worked through. */
+  pump() {
+    if (this.#pumping || this.#closed) return;
+    this.#pumping = true;
+    const q = this.engine.queue;
+    try {
+      for (let i = 0; i < q.length; i += 4) {
+        const tag = q[i];
+        if (tag === Tag.PING || tag === Tag.CLOSE_RECEIVED || tag === Tag.ERROR) {
+          this.engine.release(q[i + 3]);
+        }
+        if (tag === Tag.CLOSE_TRANSPORT) {
+          this.#closing = true;
+        } else {
+          this.#handler.event(tag, q[i + 1], q[i + 2]);
+        }
+        if (this.#closed) break;
+      }
+    } finally {
+      q.length = 0;
+      this.#pumping = false;
+    }
+    if (this.#closed) return;
+    this.flush();
+    this.#schedule();
+  }
+
+  /** Writes pending output to the transport; ends the transport once the
+   * engine asked for that and everything is written. */
+  flush() {
+    if (this.#closed || !this.#transport) return;
+    const out = this.engine.takeOutput();
+    if (out) {
+      this.#taken += out.length;
+      const end = this.#taken;
+      this.#transport.write(out, () => this.#written(end));
+    }
+    // Writing owed replies can raise events (CLOSE_TRANSPORT, traces).
+    if (this.engine.queue.length > 0 && !this.#pumping) return this.pump();
+    if (this.#closing && !this.#destroyTimer) {
+      this.#transport.end();
+      // A peer that never closes its side must not hold the transport open.
+      this.#destroyTimer = setTimeout(() => this.#transport.destroy(), this.#closeTimeout);
+      this.#destroyTimer.unref?.();
+    }
+  }
+
+  #written(end) {
+    this.#accepted = Math.max(this.#accepted, end);
+    const f = this.#inflight;
+    let i = 0;
+    while (i < f.length && f[i] <= this.#accepted) {
+      this.#buffered -= f[i + 1];
+      i += 2;
+    }
+    if (i > 0) f.splice(0, i);
+  }
+
+  /** Keeps one timer armed for the engine's next deadline. */
+  #schedule() {
+    const at = this.engine.deadline;
+    if (at === this.#timerAt) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    if (at < 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timerAt = -1;
+      if (this.#closed) return;
+      this.engine.handleTimeout(now());
+      this.pump();
+    }, Math.max(0, at - now()) + 1);
+    this.#timer.unref?.();
+  }
+
+  #transportClosed() {
+    if (this.#closed) return;
+    this.engine.transportClosed(now());
+    this.pump();
+  }
+
+  /** Called by the handler on CLOSED: stop everything and free the engine. */
+  finish() {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    clearTimeout(this.#destroyTimer);
+    this.#transport?.destroy();
+    // Bytes still in flight will never be accepted now.
+    this.#inflight.length = 0;
+    queueMicrotask(() => this.engine.free());
+  }
+}

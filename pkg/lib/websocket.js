@@ -1,0 +1,353 @@
+// The WHATWG `WebSocket` interface (HTML Standard / WebSockets Standard) over
+// a Session. Everything about the protocol happens in the engine; this file
+// holds the DOM-shaped object: WebIDL conversions, readyState, events and
+// their order, bufferedAmount, binaryType.
+
+import { Engine, Status, Tag, checkClose, checkProtocols, makeConfig } from "./engine.js";
+import { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
+import { Session } from "./session.js";
+import { isStreamPair, isTransport, streamTransport } from "./transport.js";
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+/**
+ * What differs between runtimes, filled in by the entry point:
+ * `dial(url, options)` makes the default transport for a ws:/wss: URL, and
+ * `adapt(transport)` turns a runtime-specific transport (a Node Duplex) into
+ * the transport shape, or returns undefined.
+ */
+export const platform = {
+  dial: null,
+  adapt: () => undefined,
+  baseURL: () => globalThis.document?.baseURI,
+};
+
+/** Accepted connections reach the constructor with this token. */
+const fromServer = Symbol("wasmsocket.fromServer");
+
+/** Turns a user-supplied transport option into the transport shape. */
+export function toTransport(t) {
+  if (isTransport(t)) return t;
+  if (isStreamPair(t)) return streamTransport(t);
+  const adapted = platform.adapt(t);
+  if (adapted) return adapted;
+  throw new TypeError("options.transport must be a transport, a Node Duplex or a { readable, writable } stream pair");
+}
+
+function syntaxError(message) {
+  return new DOMException(message, "SyntaxError");
+}
+
+/** WebIDL `[Clamp] unsigned short`. */
+function clampUint16(value) {
+  let x = Number(value);
+  if (Number.isNaN(x)) return 0;
+  x = Math.min(Math.max(x, 0), 65535);
+  const floor = Math.floor(x);
+  const frac = x - floor;
+  if (frac !== 0.5) return frac < 0.5 ? floor : floor + 1;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/** WebIDL `USVString`: lone surrogates become U+FFFD. */
+function toUSVString(value) {
+  const s = String(value);
+  return s.toWellFormed ? s.toWellFormed() : s.replace(/\p{Surrogate}/gu, "\uFFFD");
+}
+
+const isArrayBuffer = (v) => Object.prototype.toString.call(v) === "[object ArrayBuffer]";
+const isBlob = (v) => typeof Blob !== "undefined" && v instanceof Blob;
+const encoder = new TextEncoder();
+
+/** Header options in any of the shapes fetch accepts, flattened for the engine. */
+function flattenHeaders(headers) {
+  if (headers == null) return [];
+  const entries =
+    typeof headers[Symbol.iterator] === "function" ? headers : Object.entries(headers);
+  const flat = [];
+  for (const [name, value] of entries) flat.push(String(name), String(value));
+  return flat;
+}
+
+/** Engine settings from the non-standard options. */
+export function engineConfig(options = {}) {
+  return makeConfig({
+    max_message_size: options.maxMessageSize,
+    max_frame_size: options.maxFrameSize,
+    max_head_size: options.maxHeadSize,
+    keepalive_interval: options.keepalive,
+    handshake_timeout: options.handshakeTimeout,
+    close_timeout: options.closeTimeout,
+    disable_masking: options.disableMasking,
+  });
+}
+
+export class WebSocket extends EventTarget {
+  static CONNECTING = CONNECTING;
+  static OPEN = OPEN;
+  static CLOSING = CLOSING;
+  static CLOSED = CLOSED;
+
+  #url;
+  #origin;
+  #readyState = CONNECTING;
+  #protocol = "";
+  #extensions = "";
+  #binaryType = "blob";
+  /** @type {Session} */
+  #session;
+  /** Bytes counted by sends that were never handed to the engine. */
+  #unsent = 0;
+  /** Sends waiting behind a Blob being read, to keep their order. */
+  #queue = null;
+  /** Set when the connection failed: the `error` event's message. */
+  #failure = null;
+
+  /**
+   * @param {string | URL} url
+   * @param {string | string[]} [protocols]
+   * @param {object} [options] non-standard: headers, origin, tls, transport,
+   *   maxMessageSize, keepalive, handshakeTimeout, closeTimeout
+   */
+  constructor(url, protocols = [], options = {}) {
+    super();
+    if (url === fromServer) {
+      this.#adopt(protocols);
+      return;
+    }
+    if (arguments.length === 0) throw new TypeError("WebSocket needs a URL");
+    let record;
+    try {
+      record = new URL(toUSVString(url), platform.baseURL());
+    } catch {
+      throw syntaxError(`Invalid URL: ${url}`);
+    }
+    if (record.protocol === "http:") record.protocol = "ws:";
+    else if (record.protocol === "https:") record.protocol = "wss:";
+    if (record.protocol !== "ws:" && record.protocol !== "wss:") {
+      throw syntaxError(`Unsupported URL scheme ${record.protocol} (use ws: or wss:)`);
+    }
+    if (record.hash !== "" || record.href.endsWith("#")) {
+      throw syntaxError("A WebSocket URL may not have a fragment");
+    }
+    const list =
+      typeof protocols === "string" || protocols == null || typeof protocols[Symbol.iterator] !== "function"
+        ? [String(protocols)]
+        : Array.from(protocols, String);
+    const bad = checkProtocols(list);
+    if (bad) throw syntaxError(bad);
+
+    this.#url = record.href;
+    this.#origin = record.origin;
+    const transport = options.transport
+      ? toTransport(options.transport)
+      : platform.dial?.(record, options);
+    if (!transport) {
+      throw new TypeError("No transport for this runtime: pass options.transport");
+    }
+    const request = {
+      host: record.host,
+      resource: (record.pathname || "/") + record.search,
+      protocols: list,
+      extensions: [],
+      origin: options.origin,
+      headers: flattenHeaders(options.headers),
+    };
+    let engine;
+    try {
+      engine = Engine.client(engineConfig(options), request, performance.now());
+    } catch (e) {
+      transport.destroy();
+      throw syntaxError(e.message);
+    }
+    this.#session = new Session(engine, this, options.closeTimeout ?? 5000);
+    this.#session.attach(transport);
+  }
+
+  /** An accepted server-side connection (see server.js). */
+  #adopt({ session, url, protocol, extensions }) {
+    this.#url = url;
+    this.#origin = new URL(url).origin;
+    this.#protocol = protocol;
+    this.#extensions = extensions;
+    this.#readyState = OPEN;
+    this.#session = session;
+  }
+
+  /** @internal Used by the server to wrap an accepted session. */
+  static _accepted(init) {
+    return new WebSocket(fromServer, init);
+  }
+
+  get url() {
+    return this.#url;
+  }
+  get readyState() {
+    return this.#readyState;
+  }
+  get protocol() {
+    return this.#protocol;
+  }
+  get extensions() {
+    return this.#extensions;
+  }
+  get bufferedAmount() {
+    return this.#session.bufferedAmount + this.#unsent;
+  }
+  get binaryType() {
+    return this.#binaryType;
+  }
+  set binaryType(value) {
+    if (value === "blob" || value === "arraybuffer") this.#binaryType = value;
+  }
+
+  /** Sends a string, ArrayBuffer, ArrayBufferView or Blob (WHATWG `send`). */
+  send(data) {
+    if (arguments.length === 0) throw new TypeError("send needs data");
+    if (this.#readyState === CONNECTING) {
+      throw new DOMException("Still in CONNECTING state", "InvalidStateError");
+    }
+    let payload;
+    if (isArrayBuffer(data)) payload = new Uint8Array(data);
+    else if (ArrayBuffer.isView(data)) payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else if (isBlob(data)) payload = data;
+    else payload = toUSVString(data);
+
+    if (this.#readyState !== OPEN) {
+      this.#unsent += size(payload);
+      return;
+    }
+    if (this.#queue) {
+      this.#session.addUnsent(size(payload));
+      this.#queue.push(payload);
+    } else if (isBlob(payload)) {
+      this.#session.addUnsent(payload.size);
+      this.#queue = [payload];
+      this.#drainQueue();
+    } else {
+      this.#session.send(payload);
+    }
+  }
+
+  /** Sends queued items in order, reading Blobs as they come up. */
+  async #drainQueue() {
+    const q = this.#queue;
+    while (q.length > 0) {
+      let item = q[0];
+      if (isBlob(item)) item = new Uint8Array(await item.arrayBuffer());
+      q.shift();
+      if (this.#session.closed) continue;
+      if (typeof item === "function") item();
+      else this.#session.send(item, true);
+    }
+    this.#queue = null;
+  }
+
+  /** Starts the closing handshake (WHATWG `close`). */
+  close(code = undefined, reason = undefined) {
+    if (code !== undefined) code = clampUint16(code);
+    reason = reason === undefined ? "" : toUSVString(reason);
+    const wireCode = code ?? (reason ? 1000 : -1);
+    const status = checkClose(wireCode, reason);
+    if (status === Status.INVALID_CODE) {
+      throw new DOMException(`Close code ${code} is neither 1000 nor in 3000-4999`, "InvalidAccessError");
+    }
+    if (status !== Status.OK) throw syntaxError("Close reason is longer than 123 bytes");
+    if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
+    this.#readyState = CLOSING;
+    const run = () => this.#session.command((e) => e.close(wireCode, reason));
+    if (this.#queue) this.#queue.push(run);
+    else run();
+  }
+
+  /** Session handler: maps engine events onto DOM events, in the spec's order. */
+  event(tag, arg, payload) {
+    switch (tag) {
+      case Tag.OPEN:
+        this.#protocol = payload.slice(0, arg);
+        this.#extensions = payload.slice(arg);
+        this.#readyState = OPEN;
+        this.dispatchEvent(new Event("open"));
+        break;
+      case Tag.MESSAGE:
+        if (this.#readyState !== OPEN) break;
+        this.dispatchEvent(
+          new MessageEvent("message", {
+            data:
+              typeof payload === "string" || this.#binaryType === "arraybuffer"
+                ? payload
+                : new Blob([payload]),
+            origin: this.#origin,
+          }),
+        );
+        break;
+      case Tag.CLOSE_RECEIVED:
+        this.#readyState = CLOSING;
+        break;
+      case Tag.ERROR: {
+        this.#readyState = CLOSING;
+        const cause = this.#session.transportError;
+        this.#failure = { message: cause ? `${payload}: ${cause.message}` : payload, error: cause };
+        break;
+      }
+      case Tag.CLOSED:
+        this.#readyState = CLOSED;
+        this.#session.finish();
+        if (this.#failure) this.dispatchEvent(new ErrorEvent("error", this.#failure));
+        this.dispatchEvent(
+          new CloseEvent("close", {
+            wasClean: (arg & 0x10000) !== 0,
+            code: arg & 0xffff,
+            reason: payload,
+          }),
+        );
+        break;
+    }
+  }
+}
+
+function size(payload) {
+  if (typeof payload === "string") return encoder.encode(payload).length;
+  return isBlob(payload) ? payload.size : payload.byteLength;
+}
+
+for (const [name, value] of Object.entries({ CONNECTING, OPEN, CLOSING, CLOSED })) {
+  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+}
+
+// onopen / onmessage / onerror / onclose, with EventHandler semantics: the
+// listener keeps the position it got when first set.
+for (const type of ["open", "message", "error", "close"]) {
+  Object.defineProperty(WebSocket.prototype, `on${type}`, {
+    configurable: true,
+    enumerable: true,
+    get() {
+      return handlers(this).get(type)?.fn ?? null;
+    },
+    set(fn) {
+      const map = handlers(this);
+      const entry = map.get(type);
+      if (typeof fn !== "function" && (typeof fn !== "object" || fn === null)) {
+        // Deactivating: setting a handler again later puts it last.
+        if (entry) this.removeEventListener(type, entry.listener);
+        map.delete(type);
+      } else if (entry) {
+        entry.fn = fn;
+      } else {
+        const created = { fn, listener: (event) => created.fn.call(this, event) };
+        map.set(type, created);
+        this.addEventListener(type, created.listener);
+      }
+    },
+  });
+}
+
+const handlerMaps = new WeakMap();
+function handlers(ws) {
+  let map = handlerMaps.get(ws);
+  if (!map) handlerMaps.set(ws, (map = new Map()));
+  return map;
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need, from the package registries
+# only: the wasm32 target, the wasm-bindgen CLI matching Cargo.toml's pin, the
+# npm dev dependencies, and (for the browser test) Debian's Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+pin=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' Cargo.toml)
+if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$pin" ]; then
+  # No --locked: the CLI's lockfile names a crate version the registry may lack.
+  say "installing wasm-bindgen-cli $pin (a few minutes, once)"
+  cargo install wasm-bindgen-cli --version "$pin"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dev dependencies"
+  npm ci --no-audit --no-fund
+fi
+
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null; then
+  say "installing Debian's chromium for the browser test"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+fi

@@ -1,0 +1,578 @@
+//! The engine's face to JavaScript (wasm32 only): one `Engine` per connection.
+//!
+//! The surface is flat on purpose. Bytes cross through a staging buffer in
+//! wasm memory that JS writes into (`buffer`), so a transport chunk or an
+//! outgoing message costs one copy and one call. After every call the engine
+//! fills a small `Report` (its address is fixed, read once by JS) with where the
+//! new events and the output lie in memory; JS reads them through one
+//! `DataView`, so no JS object is made per event on the Rust side. Commands
+//! answer with a status number (0 = done) rather than a thrown error, so the
+//! hot paths allocate nothing; `last_error` has the words.
+//!
+//! Contract with the JS host: read the reported events and output right after
+//! the call that reported them, before the next call (which may reuse the memory).
+
+use wasm_bindgen::prelude::*;
+
+use crate::close;
+use crate::config::Config;
+use crate::connection::Connection;
+use crate::error::UsageError;
+use crate::event::MessageKind;
+use crate::handshake::{self, client::ClientRequest, HandshakeError, HeadLimits};
+use crate::Error;
+
+/// Where the last call left things, laid out for a `DataView` (all little-endian).
+#[repr(C)]
+#[derive(Default)]
+struct Report {
+    /// Address of the first event not reported before, how many follow, and
+    /// the first one's index (for `release`).
+    events: u32,
+    event_count: u32,
+    first_event: u32,
+    /// Base addresses of the two payload buffers events point into.
+    arena: u32,
+    side: u32,
+    /// Output to write to the transport (reported by `flush` only).
+    output: u32,
+    output_len: u32,
+    /// Output written and not yet handed to the transport.
+    pending_output: u32,
+    /// The `ReadyState`.
+    state: u32,
+    _align: u32,
+    /// The next deadline in ms, or -1.
+    deadline: f64,
+    /// The `Timer` of that deadline.
+    timer: u32,
+}
+
+/// Limits and switches for a connection; defaults as in `Config`.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Largest message in bytes.
+    pub max_message_size: f64,
+    /// Largest frame in bytes.
+    pub max_frame_size: f64,
+    /// Largest handshake head in bytes.
+    pub max_head_size: u32,
+    /// Most handshake header fields.
+    pub max_headers: u32,
+    /// Deliver messages piece by piece.
+    pub streaming: bool,
+    /// Largest piece in streaming mode.
+    pub receive_buffer_size: u32,
+    /// Largest outgoing frame payload (0 = never split).
+    pub send_buffer_size: u32,
+    /// Answer pings automatically.
+    pub auto_pong: bool,
+    /// Trusted links only: no masking.
+    pub disable_masking: bool,
+    /// Check that text is UTF-8.
+    pub validate_utf8: bool,
+    /// Keepalive ping interval in ms (0 = off).
+    pub keepalive_interval: f64,
+    /// Opening handshake timeout in ms (0 = none).
+    pub handshake_timeout: f64,
+    /// Closing handshake timeout in ms.
+    pub close_timeout: f64,
+    /// Report every frame as an event.
+    pub trace_frames: bool,
+}
+
+#[wasm_bindgen]
+impl EngineConfig {
+    /// The defaults.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> EngineConfig {
+        let c = Config::default();
+        EngineConfig {
+            max_message_size: c.max_message_size as f64,
+            max_frame_size: c.max_frame_size as f64,
+            max_head_size: c.head_limits.max_head_size as u32,
+            max_headers: c.head_limits.max_headers as u32,
+            streaming: c.streaming,
+            receive_buffer_size: c.receive_buffer_size as u32,
+            send_buffer_size: 0,
+            auto_pong: c.auto_pong,
+            disable_masking: c.disable_masking,
+            validate_utf8: c.validate_utf8,
+            keepalive_interval: c.keepalive_interval.unwrap_or(0) as f64,
+            handshake_timeout: c.handshake_timeout.unwrap_or(0) as f64,
+            close_timeout: c.close_timeout as f64,
+            trace_frames: c.trace_frames,
+        }
+    }
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EngineConfig {
+    fn to_config(&self) -> Config {
+        let ms = |v: f64| (v > 0.0).then_some(v as u64);
+        Config {
+            max_message_size: self.max_message_size as u64,
+            max_frame_size: self.max_frame_size as u64,
+            head_limits: HeadLimits {
+                max_head_size: self.max_head_size as usize,
+                max_headers: self.max_headers as usize,
+            },
+            streaming: self.streaming,
+            receive_buffer_size: self.receive_buffer_size as usize,
+            send_buffer_size: match self.send_buffer_size {
+                0 => usize::MAX,
+                n => n as usize,
+            },
+            auto_pong: self.auto_pong,
+            disable_masking: self.disable_masking,
+            validate_utf8: self.validate_utf8,
+            keepalive_interval: ms(self.keepalive_interval),
+            handshake_timeout: ms(self.handshake_timeout),
+            close_timeout: self.close_timeout.max(0.0) as u64,
+            trace_frames: self.trace_frames,
+        }
+    }
+}
+
+/// Status numbers returned by commands; JS maps them onto DOMException names.
+pub mod status {
+    /// Done.
+    pub const OK: u32 = 0;
+    /// The connection's state forbids it (InvalidStateError).
+    pub const INVALID_STATE: u32 = 1;
+    /// A close code the caller may not use (InvalidAccessError).
+    pub const INVALID_CODE: u32 = 2;
+    /// A malformed argument: long reason, bad token, bad header (SyntaxError).
+    pub const SYNTAX: u32 = 3;
+    /// Any other refusal.
+    pub const OTHER: u32 = 4;
+}
+
+/// One WebSocket connection's engine.
+#[wasm_bindgen]
+pub struct Engine {
+    conn: Connection,
+    staging: Vec<u8>,
+    report: Box<Report>,
+    /// Output bytes reported to JS, consumed at the start of the next call.
+    reported_output: usize,
+    last_error: String,
+}
+
+fn now_ms(now: f64) -> u64 {
+    if now.is_finite() && now > 0.0 {
+        now as u64
+    } else {
+        0
+    }
+}
+
+/// Pairs up a flat `[name, value, name, value, …]` list.
+fn pairs(flat: Vec<String>) -> Vec<handshake::Header> {
+    let mut it = flat.into_iter();
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((k, v));
+    }
+    out
+}
+
+fn flatten(headers: &[handshake::Header]) -> Vec<String> {
+    headers
+        .iter()
+        .flat_map(|(k, v)| [k.clone(), v.clone()])
+        .collect()
+}
+
+fn usage_status(e: &UsageError) -> u32 {
+    match e {
+        UsageError::InvalidState(_) | UsageError::MessageTooBig { .. } => status::INVALID_STATE,
+        UsageError::InvalidCloseCode(_) => status::INVALID_CODE,
+        UsageError::CloseReasonTooLong(_)
+        | UsageError::ReasonWithoutCode
+        | UsageError::InvalidProtocol(_)
+        | UsageError::DuplicateProtocol(_)
+        | UsageError::InvalidHeaderName(_)
+        | UsageError::InvalidHeaderValue(_)
+        | UsageError::ReservedHeader(_)
+        | UsageError::InvalidExtension(_)
+        | UsageError::InvalidTarget(_) => status::SYNTAX,
+        _ => status::OTHER,
+    }
+}
+
+/// Checks a WHATWG constructor's subprotocol list (RFC 6455 tokens, no
+/// duplicates ignoring case). Returns "" or the reason it is refused.
+#[wasm_bindgen]
+pub fn check_protocols(protocols: Vec<String>) -> String {
+    match handshake::check_protocols(&protocols) {
+        Ok(()) => String::new(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Checks the arguments of a WHATWG `close(code, reason)` whatever the state:
+/// code -1 (absent), 1000 or 3000–4999, reason at most 123 bytes.
+#[wasm_bindgen]
+pub fn check_close(code: i32, reason: &str) -> u32 {
+    let code = match code {
+        -1 => None,
+        c => match u16::try_from(c) {
+            Ok(c) if close::is_app_code(c) => Some(c),
+            _ => return status::INVALID_CODE,
+        },
+    };
+    match close::CloseFrame::new(code, reason) {
+        Ok(_) => status::OK,
+        Err(e) => usage_status(&e),
+    }
+}
+
+/// The wasm memory, for the JS host's views.
+#[wasm_bindgen]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// A client engine; its opening request is in the output at once.
+    /// `headers` is a flat `[name, value, …]` list; `nonce` 16 and `seed` 32
+    /// bytes of entropy.
+    #[allow(clippy::too_many_arguments)]
+    pub fn client(
+        config: &EngineConfig,
+        host: String,
+        resource: String,
+        protocols: Vec<String>,
+        extensions: Vec<String>,
+        origin: Option<String>,
+        headers: Vec<String>,
+        nonce: &[u8],
+        seed: &[u8],
+        now: f64,
+    ) -> Result<Engine, JsError> {
+        let request = ClientRequest {
+            host,
+            resource,
+            protocols,
+            extensions,
+            origin,
+            headers: pairs(headers),
+        };
+        let nonce: [u8; 16] = nonce
+            .try_into()
+            .map_err(|_| JsError::new("nonce must be 16 bytes"))?;
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| JsError::new("seed must be 32 bytes"))?;
+        let conn = Connection::client(request, config.to_config(), nonce, seed, now_ms(now))
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(Engine::wrap(conn))
+    }
+
+    /// A server engine, waiting for the opening request.
+    pub fn server(config: &EngineConfig, now: f64) -> Engine {
+        Engine::wrap(Connection::server(config.to_config(), now_ms(now)))
+    }
+
+    fn wrap(conn: Connection) -> Engine {
+        let mut e = Engine {
+            conn,
+            staging: Vec::new(),
+            report: Box::default(),
+            reported_output: 0,
+            last_error: String::new(),
+        };
+        e.finish();
+        e
+    }
+
+    /// Address of the `Report`, fixed for the engine's life.
+    pub fn report(&self) -> u32 {
+        &*self.report as *const Report as u32
+    }
+
+    /// A staging area of at least `len` bytes for the next call's input; its address.
+    pub fn buffer(&mut self, len: usize) -> u32 {
+        if self.staging.len() < len {
+            self.staging.resize(len, 0);
+        }
+        self.staging.as_mut_ptr() as u32
+    }
+
+    fn staged(&self, len: usize) -> &[u8] {
+        &self.staging[..len.min(self.staging.len())]
+    }
+
+    /// Hands the engine `len` bytes from the transport, staged in `buffer`.
+    pub fn receive(&mut self, len: usize, now: f64) {
+        self.start();
+        let data = std::mem::take(&mut self.staging);
+        self.conn.receive(&data[..len.min(data.len())], now_ms(now));
+        self.staging = data;
+        self.finish();
+    }
+
+    /// The transport ended or failed.
+    pub fn transport_closed(&mut self, now: f64) {
+        self.start();
+        self.conn.transport_closed(now_ms(now));
+        self.finish();
+    }
+
+    /// A deadline passed.
+    pub fn handle_timeout(&mut self, now: f64) {
+        self.start();
+        self.conn.handle_timeout(now_ms(now));
+        self.finish();
+    }
+
+    /// Writes the replies owed for reported events before index `upto`
+    /// (`first_event` + position in the batch + 1).
+    pub fn release(&mut self, upto: usize) {
+        self.start();
+        self.conn.release_events(upto);
+        self.finish();
+    }
+
+    /// Writes every owed reply and reports the output to hand to the transport.
+    pub fn flush(&mut self) {
+        self.start();
+        let out = self.conn.output();
+        self.report.output = out.as_ptr() as u32;
+        self.report.output_len = out.len() as u32;
+        self.reported_output = out.len();
+        self.finish();
+    }
+
+    /// Sends a message of `len` staged bytes; kind 1 is text (UTF-8 from
+    /// `TextEncoder`), 2 binary.
+    pub fn send(&mut self, kind: u8, len: usize) -> u32 {
+        self.start();
+        let data = std::mem::take(&mut self.staging);
+        let r = self
+            .conn
+            .send(message_kind(kind), &data[..len.min(data.len())]);
+        self.staging = data;
+        self.done(r)
+    }
+
+    /// Sends the next piece of a message sent piece by piece.
+    pub fn send_fragment(&mut self, kind: u8, len: usize, fin: bool) -> u32 {
+        self.start();
+        let data = std::mem::take(&mut self.staging);
+        let r = self
+            .conn
+            .send_fragment(message_kind(kind), &data[..len.min(data.len())], fin);
+        self.staging = data;
+        self.done(r)
+    }
+
+    /// Sends a ping (`pong = false`) or pong with `len` staged bytes.
+    pub fn control(&mut self, pong: bool, len: usize) -> u32 {
+        self.start();
+        let data = self.staged(len).to_vec();
+        let r = if pong {
+            self.conn.pong(&data)
+        } else {
+            self.conn.ping(&data)
+        };
+        self.done(r)
+    }
+
+    /// Writes `len` staged bytes as they are (protocol testing).
+    pub fn send_raw(&mut self, len: usize) -> u32 {
+        self.start();
+        let data = self.staged(len).to_vec();
+        let r = self.conn.send_raw(&data);
+        self.done(r)
+    }
+
+    /// WHATWG `close()`: code -1 for none; 1000 or 3000–4999 otherwise.
+    pub fn close(&mut self, code: i32, reason: &str) -> u32 {
+        self.start();
+        let r = match u16::try_from(code) {
+            Ok(c) => self.conn.close(Some(c), reason),
+            Err(_) if code == -1 => self.conn.close(None, reason),
+            Err(_) => Err(UsageError::InvalidCloseCode(u16::MAX)),
+        };
+        self.done(r)
+    }
+
+    /// Closes with any code valid on the wire (1001 on shutdown, …).
+    pub fn close_with_status(&mut self, code: u16, reason: &str) -> u32 {
+        self.start();
+        let r = self.conn.close_with_status(Some(code), reason);
+        self.done(r)
+    }
+
+    /// Gives up at once: the transport should be closed.
+    pub fn abort(&mut self) {
+        self.start();
+        self.conn.abort();
+        self.finish();
+    }
+
+    /// Server: accepts the opening request.
+    pub fn accept(
+        &mut self,
+        protocol: Option<String>,
+        extensions: Option<String>,
+        headers: Vec<String>,
+    ) -> u32 {
+        self.start();
+        let r = self
+            .conn
+            .accept(protocol.as_deref(), extensions.as_deref(), &pairs(headers));
+        self.done(r)
+    }
+
+    /// Server: refuses the opening request with an HTTP status.
+    pub fn reject(&mut self, status: u16, body: &str, headers: Vec<String>) -> u32 {
+        self.start();
+        let r = self.conn.reject(status, body, &pairs(headers));
+        self.done(r)
+    }
+
+    /// Why the last command was refused.
+    pub fn last_error(&self) -> String {
+        self.last_error.clone()
+    }
+
+    /// The agreed subprotocol.
+    pub fn protocol(&self) -> String {
+        self.conn.protocol().to_owned()
+    }
+
+    /// The agreed extensions.
+    pub fn extensions(&self) -> String {
+        self.conn.extensions().to_owned()
+    }
+
+    /// Server: the request target.
+    pub fn request_path(&self) -> Option<String> {
+        self.conn.request().map(|r| r.path.clone())
+    }
+
+    /// Server: the offered subprotocols.
+    pub fn request_protocols(&self) -> Vec<String> {
+        self.conn
+            .request()
+            .map(|r| r.protocols.clone())
+            .unwrap_or_default()
+    }
+
+    /// Server: the extension offers, as one header value.
+    pub fn request_extensions(&self) -> String {
+        let offers = self
+            .conn
+            .request()
+            .map(|r| r.extensions.as_slice())
+            .unwrap_or_default();
+        let list: Vec<String> = offers.iter().map(ToString::to_string).collect();
+        list.join(", ")
+    }
+
+    /// Server: every request header, flat `[name, value, …]`.
+    pub fn request_headers(&self) -> Vec<String> {
+        self.conn
+            .request()
+            .map(|r| flatten(&r.headers))
+            .unwrap_or_default()
+    }
+
+    /// Client: the status and headers of a refused handshake (e.g. a redirect),
+    /// flat `[status, name, value, …]`; empty otherwise.
+    pub fn refusal(&self) -> Vec<String> {
+        match self.conn.error() {
+            Some(Error::Handshake(HandshakeError::Status {
+                status, headers, ..
+            })) => {
+                let mut v = vec![status.to_string()];
+                v.extend(flatten(headers));
+                v
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The close code the failure sent, if the connection failed with a protocol error.
+    pub fn error_code(&self) -> u16 {
+        self.conn.error().and_then(Error::close_code).unwrap_or(0)
+    }
+
+    /// With tracing on: the handshake head this engine wrote.
+    pub fn sent_head(&self) -> String {
+        String::from_utf8_lossy(self.conn.handshake_heads().0).into_owned()
+    }
+
+    /// With tracing on: the handshake head this engine read.
+    pub fn received_head(&self) -> String {
+        String::from_utf8_lossy(self.conn.handshake_heads().1).into_owned()
+    }
+
+    /// Longest close reason in bytes, for hosts that check early.
+    pub fn max_reason_len() -> u32 {
+        close::MAX_REASON_LEN as u32
+    }
+}
+
+fn message_kind(kind: u8) -> MessageKind {
+    if kind == MessageKind::Text as u8 {
+        MessageKind::Text
+    } else {
+        MessageKind::Binary
+    }
+}
+
+impl Engine {
+    /// Start of every call: the output reported last time has been copied.
+    fn start(&mut self) {
+        self.conn
+            .consume_output(std::mem::take(&mut self.reported_output));
+        self.report.output_len = 0;
+    }
+
+    fn done(&mut self, r: Result<(), UsageError>) -> u32 {
+        let code = match r {
+            Ok(()) => status::OK,
+            Err(e) => {
+                self.last_error = e.to_string();
+                usage_status(&e)
+            }
+        };
+        self.finish();
+        code
+    }
+
+    /// End of every call: report the new events and the timers.
+    fn finish(&mut self) {
+        let (first, events, count) = self.conn.report_events();
+        let (arena, side) = self.conn.event_buffers();
+        let r = &mut *self.report;
+        r.first_event = first as u32;
+        r.events = events as u32;
+        r.event_count = count as u32;
+        r.arena = arena as u32;
+        r.side = side as u32;
+        r.pending_output = self.conn.pending_output() as u32;
+        r.state = self.conn.state() as u32;
+        match self.conn.next_timeout() {
+            Some((deadline, timer)) => {
+                r.deadline = deadline as f64;
+                r.timer = timer as u32;
+            }
+            None => {
+                r.deadline = -1.0;
+                r.timer = 0;
+            }
+        }
+    }
+}
