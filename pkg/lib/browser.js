@@ -11,11 +11,18 @@ import { WebSocket } from "./websocket.js";
 
 // The smallest module using a v128 instruction: valid only where SIMD is supported.
 const simdProbe = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253,
-  98, 11,
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8,
+  0, 65, 0, 253, 15, 253, 98, 11,
 ]);
-const file = WebAssembly.validate(simdProbe) ? "wasmsocket_bg.wasm" : "wasmsocket_scalar_bg.wasm";
+const file = WebAssembly.validate(simdProbe)
+  ? "wasmsocket_bg.wasm"
+  : "wasmsocket_scalar_bg.wasm";
 await init({ module_or_path: new URL(`../wasm/${file}`, import.meta.url) });
+
+/** Node only; browsers have no Duplex streams. */
+export function duplexTransport() {
+  throw new TypeError("duplexTransport needs Node.js streams");
+}
 
 export { CloseEvent, ErrorEvent, MessageEvent, streamTransport, WebSocket };
 export default WebSocket;

@@ -175,7 +175,10 @@ export class Engine {
           payload = this.#u8.slice(start, end);
           break;
         case Tag.FRAME:
-          payload = { preview: this.#u8.slice(start, end), length: v.getFloat64(p + 16, true) };
+          payload = {
+            preview: this.#u8.slice(start, end),
+            length: v.getFloat64(p + 16, true),
+          };
           break;
         case Tag.OPEN:
         case Tag.CLOSE_RECEIVED:
@@ -250,7 +253,8 @@ export class Engine {
       this.#u8.set(data, ptr);
       return data.byteLength;
     }
-    if (data.length > ENCODE_INTO_LIMIT) return this.#stage(encoder.encode(data));
+    if (data.length > ENCODE_INTO_LIMIT)
+      return this.#stage(encoder.encode(data));
     const max = data.length * 3;
     const ptr = this.#w.buffer(max);
     this.#sync();
@@ -336,7 +340,8 @@ export class Engine {
   request() {
     const flat = this.#w.request_headers();
     const headers = [];
-    for (let i = 0; i < flat.length; i += 2) headers.push([flat[i], flat[i + 1]]);
+    for (let i = 0; i < flat.length; i += 2)
+      headers.push([flat[i], flat[i + 1]]);
     return {
       path: this.#w.request_path() ?? "",
       protocols: this.#w.request_protocols(),
@@ -350,7 +355,8 @@ export class Engine {
     const flat = this.#w.refusal();
     if (flat.length === 0) return null;
     const headers = [];
-    for (let i = 1; i < flat.length; i += 2) headers.push([flat[i], flat[i + 1]]);
+    for (let i = 1; i < flat.length; i += 2)
+      headers.push([flat[i], flat[i + 1]]);
     return { status: Number(flat[0]), headers };
   }
 

@@ -128,7 +128,11 @@ export class Session {
     try {
       for (let i = 0; i < q.length; i += 4) {
         const tag = q[i];
-        if (tag === Tag.PING || tag === Tag.CLOSE_RECEIVED || tag === Tag.ERROR) {
+        if (
+          tag === Tag.PING ||
+          tag === Tag.CLOSE_RECEIVED ||
+          tag === Tag.ERROR
+        ) {
           this.engine.release(q[i + 3]);
         }
         if (tag === Tag.CLOSE_TRANSPORT) {
@@ -162,7 +166,10 @@ export class Session {
     if (this.#closing && !this.#destroyTimer) {
       this.#transport.end();
       // A peer that never closes its side must not hold the transport open.
-      this.#destroyTimer = setTimeout(() => this.#transport.destroy(), this.#closeTimeout);
+      this.#destroyTimer = setTimeout(
+        () => this.#transport.destroy(),
+        this.#closeTimeout,
+      );
       this.#destroyTimer.unref?.();
     }
   }
@@ -185,12 +192,15 @@ export class Session {
     clearTimeout(this.#timer);
     this.#timerAt = at;
     if (at < 0) return;
-    this.#timer = setTimeout(() => {
-      this.#timerAt = -1;
-      if (this.#closed) return;
-      this.engine.handleTimeout(now());
-      this.pump();
-    }, Math.max(0, at - now()) + 1);
+    this.#timer = setTimeout(
+      () => {
+        this.#timerAt = -1;
+        if (this.#closed) return;
+        this.engine.handleTimeout(now());
+        this.pump();
+      },
+      Math.max(0, at - now()) + 1,
+    );
     this.#timer.unref?.();
   }
 

@@ -3,7 +3,14 @@
 // holds the DOM-shaped object: WebIDL conversions, readyState, events and
 // their order, bufferedAmount, binaryType.
 
-import { Engine, Status, Tag, checkClose, checkProtocols, makeConfig } from "./engine.js";
+import {
+  Engine,
+  Status,
+  Tag,
+  checkClose,
+  checkProtocols,
+  makeConfig,
+} from "./engine.js";
 import { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
 import { Session } from "./session.js";
 import { isStreamPair, isTransport, streamTransport } from "./transport.js";
@@ -34,7 +41,9 @@ export function toTransport(t) {
   if (isStreamPair(t)) return streamTransport(t);
   const adapted = platform.adapt(t);
   if (adapted) return adapted;
-  throw new TypeError("options.transport must be a transport, a Node Duplex or a { readable, writable } stream pair");
+  throw new TypeError(
+    "options.transport must be a transport, a Node Duplex or a { readable, writable } stream pair",
+  );
 }
 
 function syntaxError(message) {
@@ -55,10 +64,13 @@ function clampUint16(value) {
 /** WebIDL `USVString`: lone surrogates become U+FFFD. */
 function toUSVString(value) {
   const s = String(value);
-  return s.toWellFormed ? s.toWellFormed() : s.replace(/\p{Surrogate}/gu, "\uFFFD");
+  return s.toWellFormed
+    ? s.toWellFormed()
+    : s.replace(/\p{Surrogate}/gu, "\uFFFD");
 }
 
-const isArrayBuffer = (v) => Object.prototype.toString.call(v) === "[object ArrayBuffer]";
+const isArrayBuffer = (v) =>
+  Object.prototype.toString.call(v) === "[object ArrayBuffer]";
 const isBlob = (v) => typeof Blob !== "undefined" && v instanceof Blob;
 const encoder = new TextEncoder();
 
@@ -66,7 +78,9 @@ const encoder = new TextEncoder();
 function flattenHeaders(headers) {
   if (headers == null) return [];
   const entries =
-    typeof headers[Symbol.iterator] === "function" ? headers : Object.entries(headers);
+    typeof headers[Symbol.iterator] === "function"
+      ? headers
+      : Object.entries(headers);
   const flat = [];
   for (const [name, value] of entries) flat.push(String(name), String(value));
   return flat;
@@ -128,13 +142,17 @@ export class WebSocket extends EventTarget {
     if (record.protocol === "http:") record.protocol = "ws:";
     else if (record.protocol === "https:") record.protocol = "wss:";
     if (record.protocol !== "ws:" && record.protocol !== "wss:") {
-      throw syntaxError(`Unsupported URL scheme ${record.protocol} (use ws: or wss:)`);
+      throw syntaxError(
+        `Unsupported URL scheme ${record.protocol} (use ws: or wss:)`,
+      );
     }
     if (record.hash !== "" || record.href.endsWith("#")) {
       throw syntaxError("A WebSocket URL may not have a fragment");
     }
     const list =
-      typeof protocols === "string" || protocols == null || typeof protocols[Symbol.iterator] !== "function"
+      typeof protocols === "string" ||
+      protocols == null ||
+      typeof protocols[Symbol.iterator] !== "function"
         ? [String(protocols)]
         : Array.from(protocols, String);
     const bad = checkProtocols(list);
@@ -146,7 +164,9 @@ export class WebSocket extends EventTarget {
       ? toTransport(options.transport)
       : platform.dial?.(record, options);
     if (!transport) {
-      throw new TypeError("No transport for this runtime: pass options.transport");
+      throw new TypeError(
+        "No transport for this runtime: pass options.transport",
+      );
     }
     const request = {
       host: record.host,
@@ -212,7 +232,8 @@ export class WebSocket extends EventTarget {
     }
     let payload;
     if (isArrayBuffer(data)) payload = new Uint8Array(data);
-    else if (ArrayBuffer.isView(data)) payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else if (ArrayBuffer.isView(data))
+      payload = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     else if (isBlob(data)) payload = data;
     else payload = toUSVString(data);
 
@@ -253,9 +274,13 @@ export class WebSocket extends EventTarget {
     const wireCode = code ?? (reason ? 1000 : -1);
     const status = checkClose(wireCode, reason);
     if (status === Status.INVALID_CODE) {
-      throw new DOMException(`Close code ${code} is neither 1000 nor in 3000-4999`, "InvalidAccessError");
+      throw new DOMException(
+        `Close code ${code} is neither 1000 nor in 3000-4999`,
+        "InvalidAccessError",
+      );
     }
-    if (status !== Status.OK) throw syntaxError("Close reason is longer than 123 bytes");
+    if (status !== Status.OK)
+      throw syntaxError("Close reason is longer than 123 bytes");
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     this.#readyState = CLOSING;
     const run = () => this.#session.command((e) => e.close(wireCode, reason));
@@ -290,13 +315,17 @@ export class WebSocket extends EventTarget {
       case Tag.ERROR: {
         this.#readyState = CLOSING;
         const cause = this.#session.transportError;
-        this.#failure = { message: cause ? `${payload}: ${cause.message}` : payload, error: cause };
+        this.#failure = {
+          message: cause ? `${payload}: ${cause.message}` : payload,
+          error: cause,
+        };
         break;
       }
       case Tag.CLOSED:
         this.#readyState = CLOSED;
         this.#session.finish();
-        if (this.#failure) this.dispatchEvent(new ErrorEvent("error", this.#failure));
+        if (this.#failure)
+          this.dispatchEvent(new ErrorEvent("error", this.#failure));
         this.dispatchEvent(
           new CloseEvent("close", {
             wasClean: (arg & 0x10000) !== 0,
@@ -314,7 +343,12 @@ function size(payload) {
   return isBlob(payload) ? payload.size : payload.byteLength;
 }
 
-for (const [name, value] of Object.entries({ CONNECTING, OPEN, CLOSING, CLOSED })) {
+for (const [name, value] of Object.entries({
+  CONNECTING,
+  OPEN,
+  CLOSING,
+  CLOSED,
+})) {
   Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
 }
 
@@ -337,7 +371,10 @@ for (const type of ["open", "message", "error", "close"]) {
       } else if (entry) {
         entry.fn = fn;
       } else {
-        const created = { fn, listener: (event) => created.fn.call(this, event) };
+        const created = {
+          fn,
+          listener: (event) => created.fn.call(this, event),
+        };
         map.set(type, created);
         this.addEventListener(type, created.listener);
       }

@@ -11,7 +11,9 @@ import { duplexTransport } from "./duplex.js";
  */
 export function connectTransport(url, tlsOptions = {}) {
   const secure = url.protocol === "wss:";
-  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  const host = url.hostname.startsWith("[")
+    ? url.hostname.slice(1, -1)
+    : url.hostname;
   const port = Number(url.port) || (secure ? 443 : 80);
   const socket = secure
     ? tls.connect({

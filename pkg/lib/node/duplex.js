@@ -22,7 +22,8 @@ export function duplexTransport(stream) {
         sink.closed(error);
       };
       stream.on("data", (chunk) => {
-        if (!closed) sink.data(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+        if (!closed)
+          sink.data(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
       });
       stream.on("end", () => finish());
       stream.on("close", () => finish());

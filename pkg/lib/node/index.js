@@ -10,10 +10,21 @@ import { platform, WebSocket } from "../websocket.js";
 import { connectTransport } from "./connect.js";
 import { duplexTransport, isDuplex } from "./duplex.js";
 
-initSync({ module: readFileSync(new URL("../../wasm/wasmsocket_bg.wasm", import.meta.url)) });
+initSync({
+  module: readFileSync(
+    new URL("../../wasm/wasmsocket_bg.wasm", import.meta.url),
+  ),
+});
 
 platform.dial = (url, options) => connectTransport(url, options.tls);
 platform.adapt = (t) => (isDuplex(t) ? duplexTransport(t) : undefined);
 
-export { CloseEvent, duplexTransport, ErrorEvent, MessageEvent, streamTransport, WebSocket };
+export {
+  CloseEvent,
+  duplexTransport,
+  ErrorEvent,
+  MessageEvent,
+  streamTransport,
+  WebSocket,
+};
 export default WebSocket;

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test, after all set-up: style and lint checks, the engine's Rust
+# tests (native and wasm), the Node tests of the package, its TypeScript
+# declarations, the browser test and the packed-tarball test. Any failure,
+# including a suite that cannot run, fails the whole run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+bash scripts/setup.sh --browser
+bash scripts/build.sh
+
+step "style: cargo fmt, clippy (native and wasm32), prettier"
+cargo fmt --check
+cargo clippy -q --all-targets -- -D warnings
+cargo clippy -q --target wasm32-unknown-unknown --target-dir target/wasm-scalar -- -D warnings
+npx prettier --check --log-level warn .
+
+step "engine: unit and property tests (native)"
+cargo test --lib --test roundtrip --test robustness
+
+step "bindings: wasm-bindgen tests under Node"
+cargo test --target wasm32-unknown-unknown --target-dir target/wasm-scalar --test wasm
+
+step "package: Node tests"
+mkdir -p target
+node --test --test-reporter=tap tests/node/ > target/node-tests.tap || { cat target/node-tests.tap; exit 1; }
+tail -n 8 target/node-tests.tap
+
+step "package: TypeScript declarations"
+npx tsc -p tests/types
+
+step "package: headless Chromium"
+node tests/browser/run.mjs
+
+step "package: npm pack into an empty project"
+bash tests/pack/run.sh
+
+step "all tests passed"

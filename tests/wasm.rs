@@ -1,0 +1,236 @@
+//! The wasm bindings, run under Node by wasm-bindgen-test-runner
+//! (`cargo test --target wasm32-unknown-unknown --test wasm`).
+//!
+//! These tests drive two `Engine`s the way the JS host does: bytes through the
+//! staging buffer, events and output read from memory at the addresses and
+//! offsets the `Report` gives. The offsets here are the ones pkg/lib/engine.js
+//! hard-codes, so a layout change breaks this test before it breaks JS.
+#![cfg(target_arch = "wasm32")]
+
+use wasm_bindgen_test::wasm_bindgen_test;
+use wasmsocket::event::tag;
+use wasmsocket::wasm::{check_close, check_protocols, status, Engine, EngineConfig};
+
+// The Report's field offsets, as in pkg/lib/engine.js.
+const R_EVENTS: usize = 0;
+const R_COUNT: usize = 4;
+const R_FIRST: usize = 8;
+const R_ARENA: usize = 12;
+const R_SIDE: usize = 16;
+const R_OUTPUT: usize = 20;
+const R_OUTPUT_LEN: usize = 24;
+const R_PENDING: usize = 28;
+const R_STATE: usize = 32;
+const R_DEADLINE: usize = 40;
+const EVENT_SIZE: usize = 24;
+
+fn u32_at(addr: usize) -> u32 {
+    // SAFETY: the addresses come from the engine's own report, inside wasm memory.
+    unsafe { (addr as *const u32).read_unaligned() }
+}
+
+fn u16_at(addr: usize) -> u16 {
+    // SAFETY: as above.
+    unsafe { (addr as *const u16).read_unaligned() }
+}
+
+fn f64_at(addr: usize) -> f64 {
+    // SAFETY: as above.
+    unsafe { (addr as *const f64).read_unaligned() }
+}
+
+fn bytes_at(addr: usize, len: usize) -> Vec<u8> {
+    // SAFETY: as above.
+    unsafe { std::slice::from_raw_parts(addr as *const u8, len).to_vec() }
+}
+
+/// An event as JS decodes it: (tag, arg, payload bytes).
+type Decoded = (u16, u32, Vec<u8>);
+
+/// What JS does after each call: read the newly reported events.
+fn events(e: &Engine) -> Vec<Decoded> {
+    let r = e.report() as usize;
+    let (count, arena, side) = (u32_at(r + R_COUNT), u32_at(r + R_ARENA), u32_at(r + R_SIDE));
+    let mut p = u32_at(r + R_EVENTS) as usize;
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let base = if u16_at(p + 2) == 0 { arena } else { side } as usize;
+        let start = base + u32_at(p + 8) as usize;
+        out.push((u16_at(p), u32_at(p + 4), bytes_at(start, u32_at(p + 12) as usize)));
+        p += EVENT_SIZE;
+    }
+    out
+}
+
+/// What JS does to write: flush, then copy the reported output.
+fn output(e: &mut Engine) -> Vec<u8> {
+    e.flush();
+    let r = e.report() as usize;
+    bytes_at(u32_at(r + R_OUTPUT) as usize, u32_at(r + R_OUTPUT_LEN) as usize)
+}
+
+/// What JS does with a transport chunk.
+fn feed(e: &mut Engine, chunk: &[u8]) -> Vec<Decoded> {
+    let ptr = e.buffer(chunk.len()) as usize;
+    // SAFETY: `buffer` returned room for `chunk.len()` bytes at `ptr`.
+    unsafe { std::ptr::copy_nonoverlapping(chunk.as_ptr(), ptr as *mut u8, chunk.len()) };
+    e.receive(chunk.len(), 0.0);
+    events(e)
+}
+
+fn stage(e: &mut Engine, data: &[u8]) -> usize {
+    let ptr = e.buffer(data.len()) as usize;
+    // SAFETY: as in `feed`.
+    unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), ptr as *mut u8, data.len()) };
+    data.len()
+}
+
+fn open_pair() -> (Engine, Engine) {
+    let config = EngineConfig::new();
+    let mut client = Engine::client(
+        &config,
+        "example.com".into(),
+        "/chat".into(),
+        vec!["chat".into()],
+        vec![],
+        Some("http://example.com".into()),
+        vec!["X-Test".into(), "1".into()],
+        &[7; 16],
+        &[9; 32],
+        0.0,
+    )
+    .expect("a valid request");
+    let mut server = Engine::server(&config, 0.0);
+    let request = output(&mut client);
+    assert_eq!(feed(&mut server, &request), [(tag::REQUEST, 0, vec![])]);
+    assert_eq!(server.request_path().as_deref(), Some("/chat"));
+    assert_eq!(server.request_protocols(), ["chat"]);
+    assert!(server.request_headers().windows(2).any(|w| w == ["X-Test", "1"]));
+    assert_eq!(server.accept(Some("chat".into()), None, vec![]), status::OK);
+    let open = events(&server);
+    assert_eq!(open, [(tag::OPEN, 4, b"chat".to_vec())]);
+    let answer = output(&mut server);
+    assert_eq!(feed(&mut client, &answer), [(tag::OPEN, 4, b"chat".to_vec())]);
+    (client, server)
+}
+
+#[wasm_bindgen_test]
+fn report_layout_and_a_message_each_way() {
+    let (mut client, mut server) = open_pair();
+    let r = client.report() as usize;
+    assert_eq!(u32_at(r + R_STATE), 1, "OPEN");
+    assert_eq!(f64_at(r + R_DEADLINE), -1.0, "no timer while open without keepalive");
+
+    let len = stage(&mut client, "héllo".as_bytes());
+    assert_eq!(client.send(1, len), status::OK);
+    assert!(u32_at(r + R_PENDING) > 0, "the frame waits in the output");
+    let wire = output(&mut client);
+    assert_eq!(wire[0], 0x81, "FIN + text");
+    assert_eq!(wire[1] & 0x80, 0x80, "clients mask");
+    assert_eq!(feed(&mut server, &wire), [(tag::MESSAGE, 1, "héllo".as_bytes().to_vec())]);
+
+    let len = stage(&mut server, &[0, 1, 2, 255]);
+    assert_eq!(server.send(2, len), status::OK);
+    let wire = output(&mut server);
+    assert_eq!(feed(&mut client, &wire), [(tag::MESSAGE, 2, vec![0, 1, 2, 255])]);
+}
+
+#[wasm_bindgen_test]
+fn replies_wait_for_release_and_indices_count_from_first() {
+    let (mut client, mut server) = open_pair();
+    // Server pings, then closes; the client reports both and owes two replies.
+    assert_eq!({ let n = stage(&mut server, b"p"); server.control(false, n) }, status::OK);
+    assert_eq!(server.close(4000, "bye"), status::OK);
+    let wire = output(&mut server);
+    let evs = feed(&mut client, &wire);
+    assert_eq!(evs[0], (tag::PING, 0, b"p".to_vec()));
+    assert_eq!(evs[1], (tag::CLOSE_RECEIVED, 4000, b"bye".to_vec()));
+    let first = u32_at(client.report() as usize + R_FIRST) as usize;
+    // Releasing the ping alone writes the pong, not the close.
+    client.release(first + 1);
+    assert_eq!(u32_at(client.report() as usize + R_PENDING), 2 + 4 + 1, "just the pong");
+    let wire = output(&mut client);
+    assert_eq!(wire[0], 0x8A);
+    let close = wire[7..].to_vec();
+    assert_eq!(close[0], 0x88, "flush writes the remaining reply");
+    let evs = feed(&mut server, &close);
+    assert_eq!(evs[0], (tag::CLOSE_RECEIVED, 4000, vec![]));
+    assert_eq!(evs[1].0, tag::CLOSE_TRANSPORT);
+    server.transport_closed(1.0);
+    assert_eq!(events(&server)[0], (tag::CLOSED, 4000 | 0x10000, vec![]));
+}
+
+#[wasm_bindgen_test]
+fn commands_answer_with_status_numbers() {
+    let (mut client, _server) = open_pair();
+    assert_eq!(client.close(1001, ""), status::INVALID_CODE);
+    assert_eq!(client.close(1000, &"x".repeat(124)), status::SYNTAX);
+    assert!(client.last_error().contains("123"));
+    assert_eq!({ let n = stage(&mut client, &[0; 126]); client.control(false, n) }, status::OTHER);
+    assert_eq!(client.close(1000, ""), status::OK);
+    assert_eq!({ let n = stage(&mut client, b"late"); client.send(1, n) }, status::INVALID_STATE);
+}
+
+#[wasm_bindgen_test]
+fn whatwg_argument_checks() {
+    assert_eq!(check_protocols(vec!["a".into(), "b".into()]), "");
+    assert!(check_protocols(vec!["a".into(), "A".into()]).contains("duplicate"));
+    assert!(!check_protocols(vec!["a b".into()]).is_empty());
+    assert_eq!(check_close(-1, ""), status::OK);
+    assert_eq!(check_close(1000, "ok"), status::OK);
+    assert_eq!(check_close(4999, ""), status::OK);
+    assert_eq!(check_close(1005, ""), status::INVALID_CODE);
+    assert_eq!(check_close(65535, ""), status::INVALID_CODE);
+    assert_eq!(check_close(1000, &"é".repeat(62)), status::SYNTAX);
+}
+
+#[wasm_bindgen_test]
+fn invalid_requests_and_bad_peers_are_reported() {
+    let mut server = Engine::server(&EngineConfig::new(), 0.0);
+    let evs = feed(&mut server, b"POST / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(evs[0].0, tag::ERROR);
+    assert!(String::from_utf8_lossy(&evs[0].2).contains("POST"));
+    assert!(String::from_utf8(output(&mut server)).unwrap().starts_with("HTTP/1.1 405 "));
+
+    let (mut client, _server) = open_pair();
+    let evs = feed(&mut client, &[0x81, 0x02, 0xC3, 0x28]);
+    assert_eq!(evs[0].0, tag::ERROR);
+    assert_eq!(evs[0].1, 1007);
+    assert_eq!(client.error_code(), 1007);
+    let close = output(&mut client);
+    assert_eq!(close[0], 0x88);
+}
+
+#[wasm_bindgen_test]
+fn refused_handshakes_expose_status_and_headers() {
+    let mut client = Engine::client(
+        &EngineConfig::new(),
+        "example.com".into(),
+        "/".into(),
+        vec![],
+        vec![],
+        None,
+        vec![],
+        &[1; 16],
+        &[2; 32],
+        0.0,
+    )
+    .unwrap();
+    output(&mut client);
+    let evs = feed(&mut client, b"HTTP/1.1 302 Found\r\nLocation: ws://b/\r\n\r\n");
+    assert_eq!(evs[0].0, tag::ERROR);
+    assert_eq!(client.refusal(), ["302", "Location", "ws://b/"]);
+    assert!(Engine::client(
+        &EngineConfig::new(),
+        "bad host".into(),
+        "/".into(),
+        vec![],
+        vec![],
+        None,
+        vec![],
+        &[1; 16],
+        &[2; 32],
+        0.0,
+    )
+    .is_err());
+}
