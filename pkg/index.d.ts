@@ -33,6 +33,22 @@ export interface DuplexLike {
   destroy(error?: Error): unknown;
 }
 
+// DOM-only names spelled out, so Node projects without lib "dom" type-check too.
+type EventInitLike = {
+  bubbles?: boolean;
+  cancelable?: boolean;
+  composed?: boolean;
+};
+type ListenerOptions =
+  | boolean
+  | {
+      capture?: boolean;
+      once?: boolean;
+      passive?: boolean;
+      signal?: AbortSignal;
+    };
+type Listener = ((event: Event) => void) | { handleEvent(event: Event): void };
+
 /** Non-standard options: the optional third constructor argument. */
 export interface WebSocketOptions {
   /** Extra handshake request headers. */
@@ -60,7 +76,11 @@ export interface WebSocketOptions {
 export declare class CloseEvent extends Event {
   constructor(
     type: string,
-    init?: EventInit & { wasClean?: boolean; code?: number; reason?: string },
+    init?: EventInitLike & {
+      wasClean?: boolean;
+      code?: number;
+      reason?: string;
+    },
   );
   readonly wasClean: boolean;
   readonly code: number;
@@ -70,7 +90,7 @@ export declare class CloseEvent extends Event {
 export declare class ErrorEvent extends Event {
   constructor(
     type: string,
-    init?: EventInit & { message?: string; error?: unknown },
+    init?: EventInitLike & { message?: string; error?: unknown },
   );
   /** What went wrong, e.g. "protocol error: text message is not valid UTF-8". */
   readonly message: string;
@@ -79,6 +99,7 @@ export declare class ErrorEvent extends Event {
 }
 
 declare const MessageEventClass: typeof globalThis.MessageEvent;
+type MessageEventClass = globalThis.MessageEvent;
 export { MessageEventClass as MessageEvent };
 
 interface WebSocketEventMap {
@@ -124,22 +145,22 @@ export declare class WebSocket extends EventTarget {
   addEventListener<K extends keyof WebSocketEventMap>(
     type: K,
     listener: (this: WebSocket, ev: WebSocketEventMap[K]) => any,
-    options?: boolean | AddEventListenerOptions,
+    options?: ListenerOptions,
   ): void;
   addEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject,
-    options?: boolean | AddEventListenerOptions,
+    listener: Listener,
+    options?: ListenerOptions,
   ): void;
   removeEventListener<K extends keyof WebSocketEventMap>(
     type: K,
     listener: (this: WebSocket, ev: WebSocketEventMap[K]) => any,
-    options?: boolean | EventListenerOptions,
+    options?: boolean | { capture?: boolean },
   ): void;
   removeEventListener(
     type: string,
-    listener: EventListenerOrEventListenerObject,
-    options?: boolean | EventListenerOptions,
+    listener: Listener,
+    options?: boolean | { capture?: boolean },
   ): void;
 }
 

@@ -63,6 +63,20 @@ const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
  * buffer never grows to three times a huge message. */
 const ENCODE_INTO_LIMIT = 1 << 20;
 
+/** A FRAME event as a trace record (the bits packed by FrameInfo::pack). */
+export function frameRecord(arg, payload) {
+  return {
+    kind: "frame",
+    direction: arg & 1 ? "sent" : "received",
+    fin: (arg & 2) !== 0,
+    rsv: (arg >> 2) & 7,
+    masked: (arg & 0x20) !== 0,
+    opcode: (arg >> 8) & 0xf,
+    length: payload.length,
+    preview: payload.preview,
+  };
+}
+
 let mem = null;
 
 function wasmMemory() {

@@ -25,7 +25,9 @@ export class Session {
   engine;
   /** Last error reported by the transport, for error messages. */
   transportError = null;
-  #handler;
+  /** Receives every event but CLOSE_TRANSPORT; may be swapped (a server
+   * hands an accepted session from its handshake handler to a WebSocket). */
+  handler;
   #transport;
   #pumping = false;
   #flushQueued = false;
@@ -45,7 +47,7 @@ export class Session {
 
   constructor(engine, handler, closeTimeout = 5000) {
     this.engine = engine;
-    this.#handler = handler;
+    this.handler = handler;
     this.#closeTimeout = closeTimeout;
   }
 
@@ -53,16 +55,20 @@ export class Session {
   attach(transport) {
     this.#transport = transport;
     transport.start({
-      data: (chunk) => {
-        if (this.#closed) return;
-        this.engine.receive(chunk, now());
-        this.pump();
-      },
+      data: (chunk) => this.receive(chunk),
       closed: (error) => {
         if (error && !this.transportError) this.transportError = error;
         this.#transportClosed();
       },
     });
+    this.pump();
+  }
+
+  /** Feeds bytes as if the transport had delivered them (a server passes the
+   * request head Node already parsed, and the bytes that came with it). */
+  receive(chunk) {
+    if (this.#closed) return;
+    this.engine.receive(chunk, now());
     this.pump();
   }
 
@@ -138,7 +144,7 @@ export class Session {
         if (tag === Tag.CLOSE_TRANSPORT) {
           this.#closing = true;
         } else {
-          this.#handler.event(tag, q[i + 1], q[i + 2]);
+          this.handler.event(tag, q[i + 1], q[i + 2]);
         }
         if (this.#closed) break;
       }

@@ -36,6 +36,7 @@ export function streamTransport({ readable, writable }) {
   const reader = readable.getReader();
   const writer = writable.getWriter();
   let closed = false;
+  let eof = false;
   let sink = null;
   const finish = (error) => {
     if (closed) return;
@@ -52,6 +53,7 @@ export function streamTransport({ readable, writable }) {
             if (done) break;
             if (value?.byteLength) sink.data(asBytes(value));
           }
+          eof = true;
           finish();
         } catch (error) {
           finish(error);
@@ -68,7 +70,10 @@ export function streamTransport({ readable, writable }) {
       writer.close().catch(() => {});
     },
     destroy() {
-      writer.abort().catch(() => {});
+      // After the peer ended its side, end ours (FIN) rather than reset it;
+      // only a transport given up on (error, timeout) is aborted.
+      if (eof) writer.close().catch(() => {});
+      else writer.abort().catch(() => {});
       reader.cancel().catch(() => {});
       finish();
     },

@@ -9,6 +9,7 @@ import {
   Tag,
   checkClose,
   checkProtocols,
+  frameRecord,
   makeConfig,
 } from "./engine.js";
 import { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
@@ -96,7 +97,16 @@ export function engineConfig(options = {}) {
     handshake_timeout: options.handshakeTimeout,
     close_timeout: options.closeTimeout,
     disable_masking: options.disableMasking,
+    trace_frames: typeof options.trace === "function",
   });
+}
+
+/** Reports both handshake heads to a trace callback, if there is one. */
+export function traceHeads(engine, trace) {
+  if (typeof trace !== "function") return;
+  const [sent, received] = engine.heads();
+  if (received) trace({ kind: "head", direction: "received", text: received });
+  if (sent) trace({ kind: "head", direction: "sent", text: sent });
 }
 
 export class WebSocket extends EventTarget {
@@ -119,6 +129,8 @@ export class WebSocket extends EventTarget {
   #queue = null;
   /** Set when the connection failed: the `error` event's message. */
   #failure = null;
+  /** The non-standard `trace` option: called with heads and frames. */
+  #trace = null;
 
   /**
    * @param {string | URL} url
@@ -160,6 +172,7 @@ export class WebSocket extends EventTarget {
 
     this.#url = record.href;
     this.#origin = record.origin;
+    if (typeof options.trace === "function") this.#trace = options.trace;
     const transport = options.transport
       ? toTransport(options.transport)
       : platform.dial?.(record, options);
@@ -188,8 +201,9 @@ export class WebSocket extends EventTarget {
   }
 
   /** An accepted server-side connection (see server.js). */
-  #adopt({ session, url, protocol, extensions }) {
+  #adopt({ session, url, protocol, extensions, trace }) {
     this.#url = url;
+    if (typeof trace === "function") this.#trace = trace;
     this.#origin = new URL(url).origin;
     this.#protocol = protocol;
     this.#extensions = extensions;
@@ -200,6 +214,16 @@ export class WebSocket extends EventTarget {
   /** @internal Used by the server to wrap an accepted session. */
   static _accepted(init) {
     return new WebSocket(fromServer, init);
+  }
+
+  /** @internal Closes with any wire-valid code (a server's 1001 on shutdown). */
+  _closeWithStatus(code, reason) {
+    if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
+    this.#readyState = CLOSING;
+    const run = () =>
+      this.#session.command((e) => e.closeWithStatus(code, reason));
+    if (this.#queue) this.#queue.push(run);
+    else run();
   }
 
   get url() {
@@ -292,10 +316,16 @@ export class WebSocket extends EventTarget {
   event(tag, arg, payload) {
     switch (tag) {
       case Tag.OPEN:
+        // Accepted server-side sockets are OPEN from the start: no event.
+        if (this.#readyState !== CONNECTING) break;
+        traceHeads(this.#session.engine, this.#trace);
         this.#protocol = payload.slice(0, arg);
         this.#extensions = payload.slice(arg);
         this.#readyState = OPEN;
         this.dispatchEvent(new Event("open"));
+        break;
+      case Tag.FRAME:
+        this.#trace?.(frameRecord(arg, payload));
         break;
       case Tag.MESSAGE:
         if (this.#readyState !== OPEN) break;
@@ -313,6 +343,8 @@ export class WebSocket extends EventTarget {
         this.#readyState = CLOSING;
         break;
       case Tag.ERROR: {
+        if (this.#readyState === CONNECTING)
+          traceHeads(this.#session.engine, this.#trace);
         this.#readyState = CLOSING;
         const cause = this.#session.transportError;
         this.#failure = {

@@ -9,6 +9,7 @@ import { streamTransport } from "../transport.js";
 import { platform, WebSocket } from "../websocket.js";
 import { connectTransport } from "./connect.js";
 import { duplexTransport, isDuplex } from "./duplex.js";
+import { WebSocketServer } from "./server.js";
 
 initSync({
   module: readFileSync(
@@ -26,5 +27,6 @@ export {
   MessageEvent,
   streamTransport,
   WebSocket,
+  WebSocketServer,
 };
 export default WebSocket;

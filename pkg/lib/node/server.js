@@ -1,0 +1,272 @@
+// The server half for Node: accepts WebSocket connections on its own port,
+// from an existing http(s).Server's `upgrade` event, or over any transport
+// handed to `accept`, and gives the application the same WHATWG-shaped
+// WebSocket the client side uses.
+//
+// The engine reads and judges every opening request, whatever its source:
+// requests that Node's HTTP server already parsed are written back into
+// bytes and fed through the same parser, so every refusal (400, 405, 426,
+// 431) comes from one place. The application's policy (path, origin or
+// other checks, subprotocol choice) runs between the engine's REQUEST event
+// and its answer.
+
+import { EventEmitter } from "node:events";
+import net from "node:net";
+import tls from "node:tls";
+
+import { Engine, Status, Tag } from "../engine.js";
+import { Session } from "../session.js";
+import {
+  engineConfig,
+  toTransport,
+  traceHeads,
+  WebSocket,
+} from "../websocket.js";
+import { duplexTransport, isDuplex } from "./duplex.js";
+
+const encoder = new TextEncoder();
+
+/**
+ * @typedef {object} ServerOptions
+ * @property {number} [port] listen on this port (0 = any free one)
+ * @property {string} [host] address to listen on
+ * @property {object} [tls] `tls.createServer` options (key, cert, …) for wss:
+ * @property {import("node:http").Server} [server] attach to this server's `upgrade` event
+ * @property {string} [path] accept only this path (others get 404)
+ * @property {(request: object) => boolean | {status: number, reason?: string, headers?: object} | Promise<any>} [verifyClient]
+ *   decide on a request (e.g. by its origin): true accepts, false answers 403, an object another status
+ * @property {(protocols: string[], request: object) => string | false | null | undefined} [handleProtocols]
+ *   choose one of the offered subprotocols; the default takes none
+ * @property {number} [maxMessageSize] @property {number} [maxHeadSize] @property {number} [keepalive]
+ * @property {number} [handshakeTimeout] default 10000 ms
+ * @property {(record: object) => void} [trace] called with every handshake head and frame
+ * @property {number} [closeTimeout] default 5000 ms
+ */
+
+export class WebSocketServer extends EventEmitter {
+  /** @type {Set<WebSocket>} */
+  clients = new Set();
+  #options;
+  #config;
+  #listener = null;
+  #attached = null;
+  #pending = new Set();
+  #closed = false;
+
+  /** @param {ServerOptions} options */
+  constructor(options = {}, onListening) {
+    super();
+    this.#options = { handshakeTimeout: 10000, closeTimeout: 5000, ...options };
+    this.#config = engineConfig(this.#options);
+    if (onListening) this.once("listening", onListening);
+    if (options.server) {
+      this.#attached = options.server;
+      this.#attached.on("upgrade", this.#onUpgrade);
+    } else if (options.port !== undefined) {
+      const secure = options.tls !== undefined;
+      this.#listener = secure
+        ? tls.createServer(options.tls)
+        : net.createServer();
+      this.#listener.on(
+        secure ? "secureConnection" : "connection",
+        (socket) => {
+          socket.setNoDelay(true);
+          this.accept(socket);
+        },
+      );
+      this.#listener.on("error", (error) => this.emit("error", error));
+      this.#listener.on("tlsClientError", (error) =>
+        this.emit("clientError", error),
+      );
+      this.#listener.listen(options.port, options.host, () =>
+        this.emit("listening"),
+      );
+    }
+  }
+
+  /** The listening address, as `net.Server#address()`. */
+  address() {
+    return (this.#listener ?? this.#attached)?.address() ?? null;
+  }
+
+  #onUpgrade = (request, socket, head) => {
+    this.accept(request, socket, head);
+  };
+
+  /**
+   * Completes a handshake over any transport and resolves to the accepted
+   * WebSocket, or to null if the handshake was refused or failed.
+   *
+   * - `accept(transport)`: the transport carries the opening request itself
+   *   (a socket, a Duplex, a `{ readable, writable }` pair);
+   * - `accept(request, transport, head)`: from an `upgrade` event, where Node
+   *   has read the request and `head` holds the bytes that came after it.
+   */
+  accept(requestOrTransport, transport, head) {
+    let request = null;
+    if (transport === undefined) transport = requestOrTransport;
+    else request = requestOrTransport;
+    return new Promise((resolve) =>
+      this.#handshake(request, transport, head, resolve),
+    );
+  }
+
+  #handshake(incoming, rawTransport, head, resolve) {
+    const transport = isDuplex(rawTransport)
+      ? duplexTransport(rawTransport)
+      : toTransport(rawTransport);
+    if (this.#closed) {
+      transport.destroy();
+      return resolve(null);
+    }
+    const peer = {
+      remoteAddress:
+        rawTransport.remoteAddress ?? incoming?.socket?.remoteAddress,
+      remotePort: rawTransport.remotePort ?? incoming?.socket?.remotePort,
+      secure: Boolean(rawTransport.encrypted ?? incoming?.socket?.encrypted),
+    };
+    const engine = Engine.server(this.#config, performance.now());
+    const session = new Session(engine, null, this.#options.closeTimeout);
+    let settled = false;
+    const settle = (ws) => {
+      if (settled) return;
+      settled = true;
+      this.#pending.delete(session);
+      resolve(ws);
+    };
+    session.handler = {
+      event: (tag, arg, payload) => {
+        if (tag === Tag.REQUEST) {
+          this.#decide(session, peer, settle).catch((error) =>
+            this.emit("error", error),
+          );
+        } else if (tag === Tag.ERROR)
+          this.emit("handshakeError", new Error(payload), peer);
+        else if (tag === Tag.CLOSED) {
+          session.finish();
+          settle(null);
+        }
+      },
+    };
+    this.#pending.add(session);
+    session.attach(transport);
+    if (incoming) session.receive(encoder.encode(requestHead(incoming)));
+    if (head?.length) session.receive(head);
+  }
+
+  /** Runs the application's policy on a request, then answers it. */
+  async #decide(session, peer, settle) {
+    const engine = session.engine;
+    const raw = engine.request();
+    const headers = {};
+    for (const [name, value] of raw.headers) {
+      const key = name.toLowerCase();
+      headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
+    }
+    const scheme = peer.secure ? "wss" : "ws";
+    const request = {
+      method: "GET",
+      url: raw.path,
+      path: raw.path.split("?")[0],
+      headers,
+      rawHeaders: raw.headers.flat(),
+      origin: headers.origin,
+      protocols: raw.protocols,
+      extensions: raw.extensions,
+      remoteAddress: peer.remoteAddress,
+      remotePort: peer.remotePort,
+      href: `${scheme}://${headers.host}${raw.path}`,
+    };
+    const refuse = (status, reason, extra = {}) => {
+      session.command((e) =>
+        e.reject(status, reason, Object.entries(extra).flat().map(String)),
+      );
+      traceHeads(engine, this.#options.trace);
+      settle(null);
+    };
+    const o = this.#options;
+    if (o.path !== undefined && request.path !== o.path)
+      return refuse(404, "Not Found");
+    let protocol = null;
+    try {
+      if (o.verifyClient) {
+        const verdict = await o.verifyClient(request);
+        if (verdict === false || verdict == null)
+          return refuse(403, "Forbidden");
+        if (typeof verdict === "object") {
+          return refuse(
+            verdict.status ?? 403,
+            verdict.reason ?? "Forbidden",
+            verdict.headers,
+          );
+        }
+      }
+      if (o.handleProtocols && request.protocols.length > 0) {
+        protocol =
+          (await o.handleProtocols([...request.protocols], request)) || null;
+      }
+    } catch (error) {
+      this.emit("error", error);
+      return refuse(500, "Internal Server Error");
+    }
+    if (session.closed) return settle(null);
+    // Answer outside the session's event pump, so that the app can listen to
+    // the socket before the events that follow the answer are handled.
+    const status = engine.accept(protocol, null, []);
+    if (status !== Status.OK) {
+      this.emit(
+        "error",
+        new Error(`handleProtocols chose ${protocol}: ${engine.lastError}`),
+      );
+      return refuse(500, "Internal Server Error");
+    }
+    traceHeads(engine, this.#options.trace);
+    const ws = WebSocket._accepted({
+      session,
+      url: request.href,
+      protocol: protocol ?? "",
+      extensions: "",
+      trace: this.#options.trace,
+    });
+    session.handler = ws;
+    this.clients.add(ws);
+    ws.addEventListener("close", () => this.clients.delete(ws));
+    settle(ws);
+    this.emit("connection", ws, request);
+    session.pump();
+  }
+
+  /**
+   * Stops accepting, closes every connection with 1001 (after what was
+   * already sent to it) and resolves once all of them are closed.
+   */
+  close(reason = "server shutting down") {
+    const listening = this.#listener;
+    if (!this.#closed) {
+      this.#closed = true;
+      listening?.close();
+      this.#attached?.off("upgrade", this.#onUpgrade);
+      for (const session of this.#pending) session.command((e) => e.abort());
+    }
+    const closing = [...this.clients].map((ws) => {
+      if (ws.readyState === WebSocket.CLOSED) return null;
+      const closed = new Promise((resolve) =>
+        ws.addEventListener("close", resolve, { once: true }),
+      );
+      ws._closeWithStatus(1001, reason);
+      return closed;
+    });
+    return Promise.all(closing).then(() => {
+      this.emit("close");
+    });
+  }
+}
+
+/** Writes a request Node already parsed back into its head's bytes. */
+function requestHead(req) {
+  let head = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    head += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+  }
+  return head + "\r\n";
+}

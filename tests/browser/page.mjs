@@ -1,0 +1,310 @@
+// Runs in headless Chromium (see run.mjs). A client `WebSocket` from the
+// package's browser entry talks, over two crossed TransformStreams, to a
+// server-side engine in the same page driven through the low-level
+// `Engine` wrapper. Results go to `window.__result`; `window.__done` is set
+// when the run is over (pass or fail).
+
+import { CloseEvent, WebSocket } from "/pkg/lib/browser.js";
+import * as engineModule from "/pkg/lib/engine.js";
+
+// Module evaluation starts once browser.js has fetched and compiled the wasm
+// (top-level await), so this is the load time from navigation start.
+const loadMs = performance.now();
+const t0 = performance.now();
+const result = { steps: [], events: [] };
+window.__result = result;
+
+function log(line) {
+  result.steps.push(line);
+  document.getElementById("log").textContent += line + "\n";
+}
+
+function withTimeout(promise, ms, what) {
+  return Promise.race([
+    promise,
+    new Promise((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
+        ms,
+      ),
+    ),
+  ]);
+}
+
+/**
+ * An echo server on the low-level engine: reads client bytes from
+ * `readable`, writes its own to `writable`.
+ */
+function startServer({ Engine, Tag, makeConfig }, { readable, writable }) {
+  const engine = Engine.server(makeConfig(), performance.now());
+  const reader = readable.getReader();
+  const writer = writable.getWriter();
+  const seen = [];
+  let endTransport = false;
+  let ended = false;
+  const transportEnd = { how: null };
+  let received = null;
+  let error = null;
+  let closedResolve;
+  const closed = new Promise((resolve) => (closedResolve = resolve));
+
+  function pump() {
+    const q = engine.queue;
+    for (;;) {
+      while (q.length > 0) {
+        const [tag, arg, payload, index] = q.splice(0, 4);
+        seen.push(tag);
+        switch (tag) {
+          case Tag.REQUEST: {
+            const status = engine.accept(null, null, []);
+            if (status !== 0)
+              throw new Error(`accept failed: ${engine.lastError}`);
+            break;
+          }
+          case Tag.MESSAGE: {
+            const data =
+              typeof payload === "string" ? payload : new Uint8Array(payload);
+            const status = engine.send(data);
+            if (status !== 0)
+              throw new Error(`echo failed: ${engine.lastError}`);
+            break;
+          }
+          case Tag.PING:
+          case Tag.CLOSE_RECEIVED:
+          case Tag.ERROR:
+            // Writes the owed reply (pong, close) before anything later.
+            engine.release(index);
+            if (tag === Tag.CLOSE_RECEIVED)
+              received = { code: arg & 0xffff, reason: payload };
+            if (tag === Tag.ERROR) error = payload;
+            break;
+          case Tag.CLOSE_TRANSPORT:
+            endTransport = true;
+            break;
+          case Tag.CLOSED:
+            closedResolve({
+              code: arg & 0xffff,
+              wasClean: (arg & 0x10000) !== 0,
+              reason: payload,
+              received,
+              error,
+            });
+            break;
+        }
+      }
+      const out = engine.takeOutput();
+      if (out) writer.write(out).catch(() => {});
+      // Writing owed replies may raise more events (CLOSE_TRANSPORT).
+      if (q.length === 0) break;
+    }
+    if (endTransport && !ended) {
+      ended = true;
+      writer.close().catch(() => {});
+    }
+  }
+
+  (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        engine.receive(value, performance.now());
+        pump();
+      }
+      transportEnd.how = "eof";
+    } catch (e) {
+      // What the client did to its writable: an abort shows up here.
+      transportEnd.how = `error: ${e}`;
+    }
+    engine.transportClosed(performance.now());
+    pump();
+  })();
+
+  return { closed, seen, transportEnd };
+}
+
+function bytesEqual(a, b) {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+async function main() {
+  result.loadMs = loadMs;
+  result.wasm = performance
+    .getEntriesByType("resource")
+    .map((e) => new URL(e.name).pathname)
+    .filter((p) => p.endsWith(".wasm"));
+  log(
+    `wasm loaded: ${result.wasm.join(", ")} in ${result.loadMs.toFixed(1)} ms`,
+  );
+
+  // Client → server and server → client, crossed over.
+  const up = new TransformStream();
+  const down = new TransformStream();
+  const server = startServer(engineModule, {
+    readable: up.readable,
+    writable: down.writable,
+  });
+
+  const ws = new WebSocket("ws://in-page.test/echo", [], {
+    transport: { readable: down.readable, writable: up.writable },
+  });
+  result.initialReadyState = ws.readyState;
+  result.url = ws.url;
+  ws.binaryType = "arraybuffer";
+
+  const inbox = [];
+  let waiter = null;
+  ws.onmessage = (ev) => {
+    result.events.push("message");
+    inbox.push(ev);
+    if (waiter) {
+      const w = waiter;
+      waiter = null;
+      w();
+    }
+  };
+  const next = (what) =>
+    withTimeout(
+      new Promise((resolve) => {
+        const take = () => resolve(inbox.shift());
+        if (inbox.length > 0) take();
+        else waiter = take;
+      }),
+      10000,
+      what,
+    );
+  ws.onerror = (ev) => {
+    result.events.push("error");
+    result.errorMessage = ev.message ?? String(ev);
+  };
+  const closeEvent = new Promise((resolve) => {
+    ws.onclose = (ev) => {
+      result.events.push("close");
+      resolve(ev);
+    };
+  });
+
+  await withTimeout(
+    new Promise((resolve) =>
+      ws.addEventListener("open", () => {
+        result.events.push("open");
+        resolve();
+      }),
+    ),
+    10000,
+    "open",
+  );
+  result.openReadyState = ws.readyState;
+  log("open");
+
+  // Text.
+  const text = "héllo 👋";
+  ws.send(text);
+  const m1 = await next("text echo");
+  result.text = { data: m1.data, type: typeof m1.data, ok: m1.data === text };
+  result.messageEventIsNative = m1 instanceof MessageEvent;
+  result.messageOrigin = m1.origin;
+  log(`text: ${JSON.stringify(m1.data)}`);
+
+  // Binary (ArrayBuffer, and a view into a larger buffer).
+  const bin = new Uint8Array([0, 1, 2, 253, 254, 255]);
+  ws.send(bin.buffer);
+  const m2 = await next("binary echo");
+  result.binary = {
+    isArrayBuffer: m2.data instanceof ArrayBuffer,
+    ok:
+      m2.data instanceof ArrayBuffer &&
+      bytesEqual(new Uint8Array(m2.data), bin),
+  };
+  const big = new Uint8Array(16).map((_, i) => i);
+  ws.send(big.subarray(4, 9));
+  const m3 = await next("view echo");
+  result.view = {
+    ok:
+      m3.data instanceof ArrayBuffer &&
+      bytesEqual(new Uint8Array(m3.data), big.subarray(4, 9)),
+  };
+  log(`binary: ${result.binary.ok}, view: ${result.view.ok}`);
+
+  // Blob, then a string sent right after it: order must be kept.
+  const blobBytes = new TextEncoder().encode("blob ✓ contents");
+  ws.send(new Blob([blobBytes]));
+  ws.send("after blob");
+  const m4 = await next("blob echo");
+  const m5 = await next("text after blob echo");
+  result.blob = {
+    isArrayBuffer: m4.data instanceof ArrayBuffer,
+    ok:
+      m4.data instanceof ArrayBuffer &&
+      bytesEqual(new Uint8Array(m4.data), blobBytes),
+    orderOk: m5.data === "after blob",
+  };
+  log(`blob: ${result.blob.ok}, order: ${result.blob.orderOk}`);
+
+  // binaryType "blob": a Blob comes back.
+  ws.binaryType = "blob";
+  ws.send(new Uint8Array([7, 8, 9]));
+  const m6 = await next("blob-typed echo");
+  result.blobType = {
+    isBlob: m6.data instanceof Blob,
+    ok:
+      m6.data instanceof Blob &&
+      bytesEqual(
+        new Uint8Array(await m6.data.arrayBuffer()),
+        new Uint8Array([7, 8, 9]),
+      ),
+  };
+  ws.binaryType = "arraybuffer";
+
+  // 1 MiB binary.
+  const mib = new Uint8Array(1 << 20);
+  for (let i = 0; i < mib.length; i++) mib[i] = (i * 31 + (i >>> 8)) & 0xff;
+  const tBig = performance.now();
+  ws.send(mib);
+  result.bufferedAfterBigSend = ws.bufferedAmount;
+  const m7 = await next("1 MiB echo");
+  result.mib = {
+    ms: performance.now() - tBig,
+    length: m7.data.byteLength,
+    ok:
+      m7.data instanceof ArrayBuffer &&
+      bytesEqual(new Uint8Array(m7.data), mib),
+  };
+  result.bufferedAfterEcho = ws.bufferedAmount;
+  log(`1 MiB: ${result.mib.ok} in ${result.mib.ms.toFixed(1)} ms`);
+
+  // Closing handshake.
+  ws.close(1000, "bye");
+  result.closingReadyState = ws.readyState;
+  const ev = await withTimeout(closeEvent, 10000, "close event");
+  result.close = {
+    isCloseEvent: ev instanceof CloseEvent,
+    isNativeCloseEvent: ev instanceof globalThis.CloseEvent,
+    wasClean: ev.wasClean,
+    code: ev.code,
+    reason: ev.reason,
+  };
+  result.finalReadyState = ws.readyState;
+  result.server = await withTimeout(server.closed, 10000, "server CLOSED");
+  result.serverTags = server.seen;
+  result.serverTransportEnd = server.transportEnd.how;
+  log(
+    `close: ${JSON.stringify(result.close)}; server: ${JSON.stringify(result.server)}`,
+  );
+
+  // Sends after close are counted, not thrown.
+  ws.send("late");
+  result.bufferedAfterLateSend = ws.bufferedAmount;
+  result.totalMs = performance.now() - t0;
+}
+
+main()
+  .catch((e) => {
+    result.error = `${e?.name ?? "Error"}: ${e?.message ?? e}\n${e?.stack ?? ""}`;
+    log(`FAILED: ${result.error}`);
+  })
+  .finally(() => {
+    window.__done = true;
+  });

@@ -1,0 +1,261 @@
+// Browser test: serves the repository over http://localhost, opens
+// tests/browser/page.html in headless Chromium (Debian's, via playwright-core)
+// and checks what the page reports in `window.__result`. The page runs twice:
+// once as the browser is (the SIMD build loads), once with the SIMD probe
+// made to fail (the scalar fallback loads).
+//
+//   node tests/browser/run.mjs     CHROMIUM=/path/to/chromium to override
+//
+// Exits 0 when every check passes, 1 otherwise.
+
+import { execFileSync } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import http from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { chromium } from "playwright-core";
+
+const root = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const started = performance.now();
+
+const MIME = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".ts": "text/plain; charset=utf-8",
+};
+const SERVED = ["/pkg/", "/tests/browser/"];
+
+/** Paths fetched from the server, in order (reset per pass). */
+let requests = [];
+
+const server = http.createServer(async (req, res) => {
+  const url = new URL(req.url, "http://localhost");
+  let pathname;
+  try {
+    pathname = decodeURIComponent(url.pathname);
+  } catch {
+    res.writeHead(400).end("bad path");
+    return;
+  }
+  requests.push(pathname);
+  const file = path.join(root, pathname);
+  if (
+    req.method !== "GET" ||
+    !SERVED.some((p) => pathname.startsWith(p)) ||
+    !file.startsWith(root + path.sep)
+  ) {
+    res.writeHead(404).end("not found");
+    return;
+  }
+  try {
+    const body = await readFile(file);
+    res.writeHead(200, {
+      "content-type": MIME[path.extname(file)] ?? "application/octet-stream",
+      "cache-control": "no-store",
+    });
+    res.end(body);
+  } catch {
+    res.writeHead(404).end("not found");
+  }
+});
+await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+const port = server.address().port;
+
+function findChromium() {
+  if (process.env.CHROMIUM) return process.env.CHROMIUM;
+  try {
+    const cmd = "command -v chromium || command -v chromium-browser";
+    return execFileSync("sh", ["-c", cmd], { encoding: "utf8" }).trim();
+  } catch {
+    return "/usr/bin/chromium";
+  }
+}
+
+const failures = [];
+function check(name, ok, detail = "") {
+  console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` (${detail})` : ""}`);
+  if (!ok) failures.push(name);
+}
+
+/** Makes browser.js's SIMD probe (a 31-byte module) fail validation. */
+function hideSimd() {
+  const validate = WebAssembly.validate;
+  WebAssembly.validate = (bytes) =>
+    bytes?.byteLength === 31 ? false : validate(bytes);
+}
+
+/** Loads the page in a fresh context; returns its `window.__result`. */
+async function runPage(browser, flavour) {
+  requests = [];
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    if (flavour === "scalar") await page.addInitScript(hideSimd);
+    page.on("console", (m) =>
+      console.log(`[${flavour} console.${m.type()}] ${m.text()}`),
+    );
+    page.on("pageerror", (e) => {
+      console.log(`[${flavour} page error] ${e.stack ?? e}`);
+      failures.push(`${flavour}: uncaught page error: ${e.message}`);
+    });
+    page.on("requestfailed", (r) =>
+      console.log(`[request failed] ${r.url()} ${r.failure()?.errorText}`),
+    );
+    await page.goto(`http://localhost:${port}/tests/browser/page.html`);
+    try {
+      await page.waitForFunction(() => window.__done === true, null, {
+        timeout: 60000,
+      });
+    } catch (e) {
+      failures.push(
+        `${flavour}: page did not finish: ${e.message.split("\n")[0]}`,
+      );
+    }
+    return await page.evaluate(() => window.__result ?? null);
+  } finally {
+    await context.close();
+  }
+}
+
+function assertResult(flavour, result) {
+  console.log(`--- ${flavour} pass`);
+  if (!result) {
+    check(`[${flavour}] page produced window.__result`, false);
+    return;
+  }
+  for (const line of result.steps) console.log(`  page: ${line}`);
+  const wasm = requests.filter((p) => p.endsWith(".wasm"));
+  const loaded = wasm
+    .map((p) => (p.endsWith("_scalar_bg.wasm") ? "scalar" : "simd"))
+    .join(", ");
+  console.log(
+    `  wasm fetched: ${wasm.join(", ") || "none"} → ${loaded || "?"}`,
+  );
+  const c = (name, ok, detail) => check(`[${flavour}] ${name}`, ok, detail);
+
+  c("page ran without throwing", !result.error, result.error?.split("\n")[0]);
+  c(
+    `exactly one wasm module fetched, the ${flavour} one`,
+    loaded === flavour,
+    wasm.join(", "),
+  );
+  c("readyState CONNECTING after construction", result.initialReadyState === 0);
+  c("open event, then readyState OPEN", result.openReadyState === 1);
+  c(
+    'text echo "héllo 👋"',
+    result.text?.ok === true,
+    JSON.stringify(result.text?.data),
+  );
+  c("MessageEvent is the browser's own", result.messageEventIsNative === true);
+  c(
+    "MessageEvent origin ws://in-page.test",
+    result.messageOrigin === "ws://in-page.test",
+  );
+  c("binary echo as ArrayBuffer", result.binary?.ok === true);
+  c("ArrayBufferView (subarray) echo", result.view?.ok === true);
+  c("Blob send echoed", result.blob?.ok === true);
+  c("send after a Blob keeps its order", result.blob?.orderOk === true);
+  c('binaryType "blob" delivers a Blob', result.blobType?.ok === true);
+  c(
+    "1 MiB binary echo",
+    result.mib?.ok === true,
+    `${result.mib?.length} bytes, ${result.mib?.ms?.toFixed(1)} ms`,
+  );
+  c(
+    "bufferedAmount counted the 1 MiB send",
+    result.bufferedAfterBigSend === 1 << 20,
+    String(result.bufferedAfterBigSend),
+  );
+  c(
+    "bufferedAmount back to 0 after the echo",
+    result.bufferedAfterEcho === 0,
+    String(result.bufferedAfterEcho),
+  );
+  c("readyState CLOSING right after close()", result.closingReadyState === 2);
+  c("close event wasClean", result.close?.wasClean === true);
+  c(
+    "close event code 1000",
+    result.close?.code === 1000,
+    String(result.close?.code),
+  );
+  // The WHATWG close reason is the one in the close frame *received*; the
+  // engine's automatic reply echoes the code only (RFC 6455 5.5.1), as
+  // browsers do, so the client sees "" here while the server saw "bye".
+  c(
+    'close event reason is the server\'s ("")',
+    result.close?.reason === "",
+    JSON.stringify(result.close?.reason),
+  );
+  c("close event is a CloseEvent", result.close?.isCloseEvent === true);
+  c("readyState CLOSED at the end", result.finalReadyState === 3);
+  c(
+    'server got close 1000 "bye" and closed cleanly',
+    result.server?.received?.code === 1000 &&
+      result.server?.received?.reason === "bye" &&
+      result.server?.wasClean === true,
+    JSON.stringify(result.server),
+  );
+  c(
+    "client events: open, 7 messages, close (no error)",
+    JSON.stringify(result.events) ===
+      JSON.stringify(["open", ...Array(7).fill("message"), "close"]),
+    result.events.join(","),
+  );
+  c(
+    `after a clean close the client closes its writable (server reads EOF), not aborts it`,
+    result.serverTransportEnd === "eof",
+    `server's reader: ${result.serverTransportEnd}`,
+  );
+  c(
+    "send after close counts in bufferedAmount",
+    result.bufferedAfterLateSend === 4,
+    String(result.bufferedAfterLateSend),
+  );
+  console.log(
+    `  timings: page + wasm load ${result.loadMs?.toFixed(1)} ms, exchange ${result.totalMs?.toFixed(1)} ms`,
+  );
+}
+
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath: findChromium(),
+    args: [
+      "--headless=new",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-dev-shm-usage",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+  console.log(
+    `chromium ${browser.version()}, serving ${root} on http://localhost:${port}`,
+  );
+  for (const flavour of ["simd", "scalar"]) {
+    assertResult(flavour, await runPage(browser, flavour));
+  }
+} catch (e) {
+  failures.push(`harness: ${e.message.split("\n")[0]}`);
+  console.log(e.stack ?? e);
+} finally {
+  await browser?.close();
+  server.close();
+}
+
+const total = ((performance.now() - started) / 1000).toFixed(1);
+if (failures.length > 0) {
+  console.log(
+    `browser test: FAILED (${failures.length}): ${failures.join("; ")} [${total} s]`,
+  );
+  process.exit(1);
+}
+console.log(
+  `browser test: PASSED, all checks ok in headless Chromium (simd and scalar wasm) [${total} s]`,
+);

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Packs pkg/ as npm would publish it, installs the tarball (plus ws@8 from the
+# registry) into a fresh ESM project in a temp dir, and runs a client from the
+# installed package against a `ws` echo server. Also checks the tarball's
+# contents, that the installed types resolve, and that there is no `bin` yet.
+#
+#   bash tests/pack/run.sh          (KEEP=1 keeps the temp dir)
+#
+# Exits non-zero on the first failure; the last line says PASSED or FAILED.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+tsc="$root/node_modules/typescript/bin/tsc"
+work="$(mktemp -d "${TMPDIR:-/tmp}/wasmsocket-pack.XXXXXX")"
+start=$(date +%s.%N)
+export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+
+cleanup() {
+  local rc=$?
+  if [[ "${KEEP:-0}" == 1 ]]; then echo "kept $work"; else rm -rf "$work"; fi
+  local secs
+  secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  if [[ $rc -eq 0 ]]; then
+    echo "pack test: PASSED [${secs} s]"
+  else
+    echo "pack test: FAILED (exit $rc) [${secs} s]"
+  fi
+}
+trap cleanup EXIT
+
+say() { printf '[pack] %s\n' "$*"; }
+fail() {
+  printf '[pack] FAIL: %s\n' "$*" >&2
+  exit 1
+}
+
+# --- pack ---------------------------------------------------------------
+[[ -f "$root/pkg/wasm/wasmsocket_bg.wasm" ]] || fail "pkg/wasm is not built (run: bash scripts/build.sh)"
+say "npm pack pkg/ → $work"
+tarball_name=$(cd "$root/pkg" && npm pack --silent --pack-destination "$work" 2>/dev/null | tail -n 1)
+tarball="$work/$tarball_name"
+[[ -f "$tarball" ]] || fail "npm pack produced no tarball (got '$tarball_name')"
+size=$(wc -c <"$tarball")
+say "tarball: $tarball_name, $size bytes ($(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1024 }') KiB)"
+
+mapfile -t files < <(tar -tzf "$tarball" | sed 's|^package/||' | sort)
+say "files (${#files[@]}):"
+while IFS= read -r line; do printf '      %s\n' "$line"; done < <(
+  tar -tvzf "$tarball" | awk '{ sub(/^package\//, "", $6); printf "%9s  %s\n", $3, $6 }' | sort -k2
+)
+
+has() {
+  local f
+  for f in "${files[@]}"; do [[ "$f" == "$1" ]] && return 0; done
+  return 1
+}
+for f in package.json README.md index.d.ts lib/browser.js lib/websocket.js lib/engine.js lib/session.js \
+  lib/transport.js lib/events.js lib/node/index.js lib/node/connect.js lib/node/duplex.js \
+  wasm/wasmsocket.js wasm/wasmsocket_bg.wasm wasm/wasmsocket_scalar_bg.wasm; do
+  has "$f" || fail "tarball lacks $f"
+done
+for f in "${files[@]}"; do
+  case "$f" in
+    package.json | README.md | LICENSE* | index.d.ts | lib/*.js | lib/node/*.js | \
+      wasm/wasmsocket.js | wasm/wasmsocket_bg.wasm | wasm/wasmsocket_scalar_bg.wasm) ;;
+    *) fail "unexpected file in tarball: $f" ;;
+  esac
+done
+say "contents ok: README.md, lib/, wasm/wasmsocket.js, both .wasm builds, index.d.ts; nothing unexpected"
+
+# --- install into a fresh project ---------------------------------------
+app="$work/app"
+mkdir -p "$app"
+cd "$app"
+npm init -y >/dev/null
+npm pkg set type=module private=true >/dev/null
+say "npm install <tarball> ws@8"
+install_start=$(date +%s.%N)
+npm install --no-audit --no-fund --loglevel=error "$tarball" ws@8 >"$work/install.log" 2>&1 || {
+  cat "$work/install.log" >&2
+  fail "npm install failed"
+}
+say "installed in $(awk -v a="$install_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s: wasmsocket@$(node -p 'require("./node_modules/wasmsocket/package.json").version'), ws@$(node -p 'require("./node_modules/ws/package.json").version')"
+[[ ! -L node_modules/wasmsocket ]] || fail "node_modules/wasmsocket is a symlink, not the installed tarball"
+
+# No CLI yet: no "bin" in package.json and nothing in node_modules/.bin.
+if node -e 'process.exit(require("./node_modules/wasmsocket/package.json").bin ? 0 : 1)'; then
+  fail "package.json has a 'bin' entry: update this test now that a CLI exists"
+fi
+[[ ! -e node_modules/.bin/wasmsocket ]] || fail "node_modules/.bin/wasmsocket exists, but no CLI is expected yet"
+say "no 'bin' and no node_modules/.bin/wasmsocket: 'npx wasmsocket' is not expected to work yet"
+
+# --- run a client from the installed package against ws -----------------
+cat >echo.mjs <<'JS'
+import { WebSocketServer } from "ws";
+import { WebSocket } from "wasmsocket";
+
+const timer = setTimeout(() => {
+  console.error("timed out");
+  process.exit(1);
+}, 10000);
+
+const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+await new Promise((resolve) => wss.on("listening", resolve));
+const serverClosed = new Promise((resolve) => {
+  wss.on("connection", (peer) => {
+    peer.on("message", (data, isBinary) => peer.send(data, { binary: isBinary }));
+    peer.on("close", (code, reason) => resolve({ code, reason: reason.toString() }));
+  });
+});
+
+const url = `ws://127.0.0.1:${wss.address().port}/echo`;
+const ws = new WebSocket(url);
+const text = "hello from the tarball ✓";
+const events = [];
+const result = await new Promise((resolve, reject) => {
+  ws.onopen = () => {
+    events.push("open");
+    ws.send(text);
+  };
+  ws.onmessage = (ev) => {
+    events.push("message");
+    if (ev.data !== text) reject(new Error(`echo mismatch: ${JSON.stringify(ev.data)}`));
+    ws.close(1000, "done");
+  };
+  ws.onerror = (ev) => {
+    events.push("error");
+    reject(new Error(`error event: ${ev.message}`));
+  };
+  ws.onclose = (ev) => {
+    events.push("close");
+    resolve({ wasClean: ev.wasClean, code: ev.code, reason: ev.reason });
+  };
+});
+const serverClose = await serverClosed;
+await new Promise((resolve) => wss.close(resolve));
+clearTimeout(timer);
+
+const ok =
+  result.wasClean &&
+  result.code === 1000 &&
+  events.join() === "open,message,close" &&
+  serverClose?.code === 1000 &&
+  serverClose?.reason === "done";
+console.log(
+  `${url}: events ${events.join(",")}; client close ${JSON.stringify(result)}; ws saw ${JSON.stringify(serverClose)}`,
+);
+process.exit(ok ? 0 : 1);
+JS
+say "node echo.mjs (wasmsocket client → ws@8 echo server)"
+node echo.mjs || fail "echo against ws failed"
+
+# --- the installed types resolve for a consumer --------------------------
+cat >types.ts <<'TS'
+import WebSocketDefault, { WebSocket, type WebSocketOptions } from "wasmsocket";
+const options: WebSocketOptions = { maxMessageSize: 1 << 20 };
+const ws: WebSocket = new WebSocketDefault("ws://127.0.0.1:1/", [], options);
+ws.onclose = (ev) => console.log(ev.code, ev.wasClean);
+TS
+say "tsc on a consumer file (module nodenext) against the installed index.d.ts"
+cat >tsconfig.json <<'JSON'
+{
+  "compilerOptions": {
+    "strict": true,
+    "noEmit": true,
+    "module": "nodenext",
+    "moduleResolution": "nodenext",
+    "target": "es2022",
+    "lib": ["es2022", "dom"],
+    "types": []
+  },
+  "files": ["types.ts"]
+}
+JSON
+node "$tsc" -p . || fail "types from the tarball do not resolve"
+say "types ok"
