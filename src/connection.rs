@@ -25,7 +25,7 @@ use crate::frame::{OpCode, MAX_CONTROL_PAYLOAD};
 use crate::handshake::client::{self, ClientRequest, Response};
 use crate::handshake::server::{self, Request};
 use crate::handshake::{find_head_end, HandshakeError, Header};
-use crate::receiver::{Receiver, Stop};
+use crate::receiver::Receiver;
 use crate::sender::Sender;
 
 /// The WHATWG `readyState` of a connection.
@@ -297,7 +297,7 @@ impl Connection {
         }
         if self.close_deadline.is_some_and(|d| now >= d) {
             self.close_deadline = None;
-            self.request_transport_close();
+            self.request_transport_close(false);
         }
         if let Some(interval) = self.keepalive_interval() {
             if now >= self.last_heard.saturating_add(interval.saturating_mul(2)) {
@@ -361,6 +361,7 @@ impl Connection {
             let e = self.events.raw[self.events.released];
             self.events.released += 1;
             match e.tag {
+                _ if self.closed => {}
                 tag::PING if self.config.auto_pong && !self.close_sent => {
                     let payload = self.events.side[e.start..e.start + e.len].to_vec();
                     self.sender.frame(
@@ -471,43 +472,77 @@ impl Connection {
     // ----- the opening handshake -----
 
     fn read_head(&mut self) {
-        let limits = self.config.head_limits;
-        let Some(end) = find_head_end(&self.head, self.head_scanned) else {
-            self.head_scanned = self.head.len();
-            if self.head.len() > limits.max_head_size {
-                let limit = limits.max_head_size;
-                self.fail(Error::Handshake(HandshakeError::HeadTooLarge { limit }));
-            }
-            return;
-        };
-        let head = &self.head[..end];
-        if self.config.trace_frames {
-            self.heads.1 = head.to_vec();
+        // Blank lines before a head are to be ignored (RFC 9112 §2.2).
+        let blank = self
+            .head
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
+        if blank > 0 {
+            self.head.drain(..blank);
+            self.head_scanned = self.head_scanned.saturating_sub(blank);
         }
-        if self.role == Role::Server {
-            match server::parse_request(head, &limits) {
-                Ok(Some((request, _))) => {
-                    self.request = Some(request);
-                    self.head.drain(..end);
-                    self.phase = Phase::AwaitAnswer;
-                    self.events.push_side(tag::REQUEST, 0, b"", 0.0);
-                }
-                Ok(None) => unreachable!("a head with its blank line is complete"),
-                Err(e) => self.fail(Error::Handshake(e)),
+        let limits = self.config.head_limits;
+        while let Some(end) = find_head_end(&self.head, self.head_scanned) {
+            self.head_scanned = end;
+            let done = match self.role {
+                Role::Server => self.read_request(end),
+                Role::Client => self.read_response(end),
+            };
+            if done {
+                return;
             }
-            return;
+        }
+        self.head_scanned = self.head.len();
+        if self.head.len() > limits.max_head_size {
+            let limit = limits.max_head_size;
+            self.fail(Error::Handshake(HandshakeError::HeadTooLarge { limit }));
+        }
+    }
+
+    /// Server: reads the request head ending at `end`; false if `httparse`
+    /// wants more.
+    fn read_request(&mut self, end: usize) -> bool {
+        let parsed = server::parse_request(&self.head[..end], &self.config.head_limits);
+        if let Ok(None) = parsed {
+            return false;
+        }
+        if self.config.trace_frames {
+            self.heads.1 = self.head[..end].to_vec();
+        }
+        self.head.drain(..end);
+        match parsed {
+            Ok(request) => {
+                self.request = request.map(|(r, _)| r);
+                self.phase = Phase::AwaitAnswer;
+                self.events.push_side(tag::REQUEST, 0, b"", 0.0);
+            }
+            Err(e) => self.fail(Error::Handshake(e)),
+        }
+        true
+    }
+
+    /// Client: reads and checks the response head ending at `end`, then
+    /// reads the frames that came with it; false if `httparse` wants more.
+    fn read_response(&mut self, end: usize) -> bool {
+        let response = match client::parse_response(&self.head[..end], &self.config.head_limits) {
+            Ok(None) => return false,
+            Ok(Some((response, _))) => response,
+            Err(e) => {
+                self.fail(Error::Handshake(e));
+                return true;
+            }
+        };
+        if self.config.trace_frames {
+            self.heads.1 = self.head[..end].to_vec();
         }
         let (request, key) = self.client.as_ref().expect("clients keep their request");
-        let checked = client::parse_response(head, &limits).and_then(|parsed| {
-            let (response, _) = parsed.expect("a head with its blank line is complete");
-            let negotiated = client::check_response(&response, key, request);
-            self.response = Some(response);
-            negotiated
-        });
+        let checked = client::check_response(&response, key, request);
+        self.response = Some(response);
         match checked {
             Ok(negotiated) => {
-                self.protocol = negotiated.protocol.clone().unwrap_or_default();
                 self.extensions = negotiated.extensions_value();
+                self.protocol = negotiated.protocol.unwrap_or_default();
                 let rest = self.head.split_off(end);
                 self.head = Vec::new();
                 self.open();
@@ -515,6 +550,7 @@ impl Connection {
             }
             Err(e) => self.fail(Error::Handshake(e)),
         }
+        true
     }
 
     fn open(&mut self) {
@@ -578,26 +614,28 @@ impl Connection {
         Ok(())
     }
 
+    /// Ends a handshake that will not open: a server still writes its answer
+    /// (a refusal), a client has nothing left to say.
     fn refuse(&mut self) {
         self.phase = Phase::Refused;
         self.handshake_deadline = None;
         self.head = Vec::new();
-        self.request_transport_close();
+        self.request_transport_close(self.role == Role::Server);
     }
 
     // ----- the data stream -----
 
     fn read_frames(&mut self, data: &[u8]) {
         let ext = self.extension.as_deref_mut();
-        match self.receiver.read(data, &mut self.events, ext) {
-            None => {}
-            Some(Stop::Error(e)) => self.fail(Error::Protocol(e)),
-            Some(Stop::Close(frame)) => {
-                self.close_received = Some(frame);
-                self.receiver.stop();
-                if self.close_sent {
-                    self.closing_handshake_done();
-                }
+        let outcome = self.receiver.read(data, &mut self.events, ext);
+        if let Some(e) = outcome.error {
+            self.fail(Error::Protocol(e));
+        }
+        if let Some(frame) = outcome.close {
+            self.close_received = Some(frame);
+            self.receiver.stop();
+            if self.close_sent {
+                self.closing_handshake_done();
             }
         }
     }
@@ -717,7 +755,7 @@ impl Connection {
         }
         self.receiver.stop();
         self.handshake_deadline = None;
-        self.request_transport_close();
+        self.request_transport_close(false);
     }
 
     fn write_close(&mut self, frame: &CloseFrame) {
@@ -741,23 +779,29 @@ impl Connection {
     /// client gives the server `close_timeout` to do so first (§7.1.1).
     fn closing_handshake_done(&mut self) {
         match self.role {
-            Role::Server => self.request_transport_close(),
+            Role::Server => self.request_transport_close(true),
             Role::Client => {
                 self.close_deadline = Some(self.now.saturating_add(self.config.close_timeout))
             }
         }
     }
 
-    fn request_transport_close(&mut self) {
+    /// Asks the host to close the transport: `graceful` after writing what
+    /// is pending (a close frame, a refusal), otherwise at once, because the
+    /// engine has given up and expects nothing more (its own deadline already
+    /// did the waiting).
+    fn request_transport_close(&mut self, graceful: bool) {
         self.close_deadline = None;
         if !self.transport_close_requested && !self.closed {
             self.transport_close_requested = true;
-            self.events.push_side(tag::CLOSE_TRANSPORT, 0, b"", 0.0);
+            self.events
+                .push_side(tag::CLOSE_TRANSPORT, graceful as u32, b"", 0.0);
         }
     }
 
     /// Fails the connection (§7.1.7). A protocol error's close frame is written
-    /// when its `Event::Error` is taken; other failures close the transport.
+    /// when its `Event::Error` is taken (the receiver by then skips everything
+    /// but the peer's close); other failures close the transport.
     fn fail(&mut self, error: Error) {
         if self.error.is_some() {
             return;
@@ -774,12 +818,13 @@ impl Connection {
         self.events
             .push_side(tag::ERROR, code as u32, message.as_bytes(), 0.0);
         if is_protocol {
-            self.receiver.fail(&mut self.events);
-        } else if self.phase != Phase::Open {
+            return;
+        }
+        if self.phase != Phase::Open {
             self.refuse();
         } else {
             self.receiver.stop();
-            self.request_transport_close();
+            self.request_transport_close(false);
         }
     }
 }
@@ -844,7 +889,7 @@ mod tests {
             b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
         );
         match &events[..] {
-            [Ev::Error(Error::Handshake(HandshakeError::Status { status: 403, .. })), Ev::CloseTransport] =>
+            [Ev::Error(Error::Handshake(HandshakeError::Status { status: 403, .. })), Ev::AbortTransport] =>
                 {}
             other => panic!("{other:?}"),
         }
@@ -860,7 +905,7 @@ mod tests {
             events,
             [
                 Ev::Error(Error::Handshake(HandshakeError::InvalidAccept)),
-                Ev::CloseTransport
+                Ev::AbortTransport
             ]
         );
 
@@ -918,6 +963,17 @@ mod tests {
         assert!(answer.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
         assert!(answer.contains("Sec-WebSocket-Protocol: superchat\r\nX-Server: 1\r\n\r\n"));
         assert!(s.accept(None, None, &[]).is_err(), "answered once");
+    }
+
+    #[test]
+    fn blank_lines_before_a_head_are_ignored() {
+        let mut s = Connection::server(Config::default(), 0);
+        assert!(feed(&mut s, b"\r\n\r\n\n").is_empty());
+        assert_eq!(feed(&mut s, REQUEST.as_bytes()), [Ev::Request]);
+        let mut c = client(Config::default());
+        let answer = RESPONSE.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: chat\r\n\r\n");
+        let events = feed(&mut c, format!("\r\n{answer}").as_bytes());
+        assert_eq!(events, [Ev::Open("chat".into(), String::new())]);
     }
 
     #[test]
@@ -990,7 +1046,7 @@ mod tests {
         c.handle_timeout(4_999);
         assert!(drain(&mut c).is_empty());
         c.handle_timeout(5_000);
-        assert_eq!(drain(&mut c), [Ev::CloseTransport]);
+        assert_eq!(drain(&mut c), [Ev::AbortTransport]);
         c.transport_closed(5_001);
         assert_eq!(drain(&mut c), [Ev::Closed(3001, String::new(), true)]);
     }
@@ -1001,7 +1057,7 @@ mod tests {
         s.close(None, "").unwrap();
         assert_eq!(sent_close(&s.take_output()), Some(1005));
         s.handle_timeout(5_000);
-        assert_eq!(drain(&mut s), [Ev::CloseTransport]);
+        assert_eq!(drain(&mut s), [Ev::AbortTransport]);
         s.transport_closed(5_000);
         assert_eq!(drain(&mut s), [Ev::Closed(1006, String::new(), false)]);
     }
@@ -1117,7 +1173,7 @@ mod tests {
         c.handle_timeout(1_000);
         assert_eq!(
             drain(&mut c),
-            [Ev::Error(Error::HandshakeTimeout), Ev::CloseTransport]
+            [Ev::Error(Error::HandshakeTimeout), Ev::AbortTransport]
         );
         let mut s = Connection::server(Config::default(), 0);
         assert_eq!(s.next_timeout(), Some((30_000, Timer::Handshake)));
@@ -1146,7 +1202,7 @@ mod tests {
         s.handle_timeout(50_000);
         assert_eq!(
             drain(&mut s),
-            [Ev::Error(Error::KeepaliveTimeout), Ev::CloseTransport]
+            [Ev::Error(Error::KeepaliveTimeout), Ev::AbortTransport]
         );
         assert_eq!(frames(&s.take_output()).len(), 1, "one ping, then nothing");
         assert_eq!(
@@ -1176,7 +1232,7 @@ mod tests {
     fn close_while_connecting_abandons_the_handshake() {
         let mut c = client(Config::default());
         c.close(Some(1000), "").unwrap();
-        assert_eq!(drain(&mut c), [Ev::CloseTransport]);
+        assert_eq!(drain(&mut c), [Ev::AbortTransport]);
         assert_eq!(c.state(), ReadyState::Closing);
         c.transport_closed(0);
         assert_eq!(

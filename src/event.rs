@@ -81,8 +81,13 @@ pub enum Event<'a> {
     /// The connection failed. Messages before it were delivered; nothing of
     /// the message that broke it is.
     Error(&'a Error),
-    /// Write out the pending output, then close the transport.
-    CloseTransport,
+    /// Close the transport: when `graceful`, after writing out the pending
+    /// output; otherwise at once (the engine gave up: a timeout, a failed
+    /// handshake, an abort).
+    CloseTransport {
+        /// Write the pending output first.
+        graceful: bool,
+    },
     /// The connection is CLOSED; the last event.
     Closed {
         /// The close code: the peer's, 1005 if its close had none, 1006 if the
@@ -123,7 +128,7 @@ pub mod tag {
     pub const CLOSE_RECEIVED: u16 = 7;
     /// `Event::Error`; `arg` is the close code sent (0 if none), the range the message.
     pub const ERROR: u16 = 8;
-    /// `Event::CloseTransport`.
+    /// `Event::CloseTransport`; `arg` is 1 when graceful.
     pub const CLOSE_TRANSPORT: u16 = 9;
     /// `Event::Closed`; `arg` is the code, plus 0x10000 when clean.
     pub const CLOSED: u16 = 10;
@@ -313,7 +318,9 @@ impl EventQueue {
                 reason: text(data),
             },
             tag::ERROR => Event::Error(error.expect("an error event has its error")),
-            tag::CLOSE_TRANSPORT => Event::CloseTransport,
+            tag::CLOSE_TRANSPORT => Event::CloseTransport {
+                graceful: e.arg != 0,
+            },
             tag::CLOSED => Event::Closed {
                 code: e.arg as u16,
                 reason: text(data),

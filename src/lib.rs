@@ -23,7 +23,7 @@
 //!     match event {
 //!         Event::Open { protocol, .. } => { /* ... */ }
 //!         Event::Message { kind, data } => { /* ... */ }
-//!         Event::CloseTransport => { /* flush, then close the transport */ }
+//!         Event::CloseTransport { graceful } => { /* (flush, then) close the transport */ }
 //!         _ => {}
 //!     }
 //! }

@@ -18,13 +18,13 @@ use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::mask;
 use crate::utf8::Utf8Validator;
 
-/// Why the receiver stopped reading.
-#[derive(Debug, PartialEq)]
-pub(crate) enum Stop {
-    /// A close frame arrived; nothing after it is read.
-    Close(CloseFrame),
-    /// The peer broke the protocol.
-    Error(ProtocolError),
+/// What one `read` found.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Outcome {
+    /// The first rule the peer broke; after it only a close frame is looked for.
+    pub error: Option<ProtocolError>,
+    /// A close frame; nothing after it is read.
+    pub close: Option<CloseFrame>,
 }
 
 /// The frame whose payload is being read.
@@ -89,52 +89,68 @@ impl Receiver {
         }
     }
 
-    /// Reads `data`, pushing events into `q`. Returns why reading stopped, if
-    /// it did; the caller then stops feeding data frames (see `fail`).
-    pub fn read(&mut self, data: &[u8], q: &mut EventQueue, mut ext: Ext<'_>) -> Option<Stop> {
-        if self.dead {
-            return None;
+    /// Reads `data`, pushing events into `q`. After an error the rest of
+    /// `data` is still read, skipping everything but a close frame, so the
+    /// stream stays in step and a close that came with the error is seen.
+    pub fn read(&mut self, data: &[u8], q: &mut EventQueue, mut ext: Ext<'_>) -> Outcome {
+        let mut outcome = Outcome::default();
+        let mut rest = data;
+        while !self.dead {
+            match self.read_frames(rest, q, &mut ext) {
+                Ok(close) => {
+                    outcome.close = close;
+                    break;
+                }
+                Err((e, used)) => {
+                    self.fail(q);
+                    outcome.error.get_or_insert(e);
+                    rest = &rest[used..];
+                }
+            }
         }
-        let stop = self.read_frames(data, q, &mut ext);
-        if stop.is_none() {
+        if outcome == Outcome::default() {
             self.deliver_piece(q, false);
         }
-        stop
+        outcome
     }
 
-    fn read_frames(&mut self, data: &[u8], q: &mut EventQueue, ext: &mut Ext<'_>) -> Option<Stop> {
+    /// Reads frames until `data` is used up or a close frame ends the
+    /// stream; an error comes with how much of `data` was used.
+    fn read_frames(
+        &mut self,
+        data: &[u8],
+        q: &mut EventQueue,
+        ext: &mut Ext<'_>,
+    ) -> Result<Option<CloseFrame>, (ProtocolError, usize)> {
         let mut pos = 0;
         loop {
             if self.frame.is_none() {
                 let (header, used) = match self.next_header(&data[pos..]) {
                     Ok(Some(h)) => h,
-                    Ok(None) => return None,
+                    Ok(None) => return Ok(None),
                     Err(e) => {
                         self.dead = true;
-                        return Some(Stop::Error(e));
+                        return Err((e, data.len()));
                     }
                 };
                 let preview = &data[pos + used..];
                 pos += used;
-                if let Err(e) = self.begin_frame(header, preview, q, ext) {
-                    return Some(Stop::Error(e));
-                }
+                self.begin_frame(header, preview, q, ext)
+                    .map_err(|e| (e, pos))?;
             }
             let frame = self.frame.as_ref().expect("a frame is being read");
             let want = (frame.len - frame.read).min((data.len() - pos) as u64) as usize;
             let want = self.streaming_cap(want, q);
             let chunk = &data[pos..pos + want];
             pos += want;
-            if let Err(e) = self.payload(chunk, q, ext) {
-                return Some(Stop::Error(e));
-            }
+            self.payload(chunk, q, ext).map_err(|e| (e, pos))?;
             let frame = self.frame.as_ref().expect("a frame is being read");
             if frame.read == frame.len {
-                if let Some(stop) = self.end_frame(q) {
-                    return Some(stop);
+                if let Some(close) = self.end_frame(q).map_err(|e| (e, pos))? {
+                    return Ok(Some(close));
                 }
             } else if pos == data.len() {
-                return None;
+                return Ok(None);
             }
         }
     }
@@ -341,41 +357,38 @@ impl Receiver {
     }
 
     /// Finishes the current frame: control frames act, final data frames
-    /// complete their message.
-    fn end_frame(&mut self, q: &mut EventQueue) -> Option<Stop> {
+    /// complete their message. Returns a close frame that ends the stream.
+    fn end_frame(&mut self, q: &mut EventQueue) -> Result<Option<CloseFrame>, ProtocolError> {
         let frame = self.frame.take().expect("a frame is being read");
         if frame.skip {
-            return None;
+            return Ok(None);
         }
         match frame.op {
             OpCode::Ping if !self.failed => q.push_side(tag::PING, 0, &self.control, 0.0),
             OpCode::Pong if !self.failed => q.push_side(tag::PONG, 0, &self.control, 0.0),
             OpCode::Close => {
                 self.dead = true;
+                let parsed = CloseFrame::parse(&self.control);
                 if self.failed {
-                    let any = CloseFrame::parse(&self.control).unwrap_or(CloseFrame {
+                    // Any close will do now; its contents no longer matter.
+                    return Ok(Some(parsed.unwrap_or(CloseFrame {
                         code: None,
                         reason: String::new(),
-                    });
-                    return Some(Stop::Close(any));
+                    })));
                 }
-                return match CloseFrame::parse(&self.control) {
-                    Ok(close) => {
-                        let code = close.reported_code() as u32;
-                        q.push_side(tag::CLOSE_RECEIVED, code, close.reason.as_bytes(), 0.0);
-                        Some(Stop::Close(close))
-                    }
-                    Err(e) => Some(Stop::Error(e)),
-                };
+                let close = parsed?;
+                let code = close.reported_code() as u32;
+                q.push_side(tag::CLOSE_RECEIVED, code, close.reason.as_bytes(), 0.0);
+                return Ok(Some(close));
             }
             OpCode::Ping | OpCode::Pong => {}
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 if frame.fin {
-                    return self.end_message(q).err().map(Stop::Error);
+                    self.end_message(q)?;
                 }
             }
         }
-        None
+        Ok(None)
     }
 
     fn end_message(&mut self, q: &mut EventQueue) -> Result<(), ProtocolError> {
@@ -413,7 +426,7 @@ impl Receiver {
 
     /// The connection failed: from now on only a close frame is looked for.
     /// Nothing of the message that was being assembled is delivered.
-    pub fn fail(&mut self, q: &mut EventQueue) {
+    fn fail(&mut self, q: &mut EventQueue) {
         self.failed = true;
         if let Some(m) = self.message.take() {
             q.arena.truncate(m.start);
@@ -779,6 +792,26 @@ mod tests {
             s.take_output().is_empty(),
             "the close is not answered twice"
         );
+    }
+
+    #[test]
+    fn the_rest_of_a_failing_chunk_is_still_read_for_a_close() {
+        // The bad frame's own payload is skipped, so the close right behind it is found.
+        let mut s = open_server(Config::default());
+        let wire = [
+            sframe(1, true, b"unmasked"),
+            cframe(8, true, &close_payload(1000, "")),
+        ]
+        .concat();
+        let events = feed(&mut s, &wire);
+        assert_eq!(
+            events,
+            [
+                Ev::Error(Error::Protocol(ProtocolError::UnmaskedFrame)),
+                Ev::CloseTransport
+            ]
+        );
+        assert_eq!(sent_close(&s.take_output()), Some(1002));
     }
 
     #[test]

@@ -20,7 +20,10 @@ pub enum Ev {
     Pong(Vec<u8>),
     CloseReceived(u16, String),
     Error(Error),
+    /// Close the transport after writing the output.
     CloseTransport,
+    /// Close the transport at once.
+    AbortTransport,
     Closed(u16, String, bool),
     Frame(FrameInfo, Vec<u8>),
 }
@@ -49,7 +52,8 @@ pub fn drain(conn: &mut Connection) -> Vec<Ev> {
             Event::Pong(p) => Ev::Pong(p.to_vec()),
             Event::CloseReceived { code, reason } => Ev::CloseReceived(code, reason.into()),
             Event::Error(e) => Ev::Error(e.clone()),
-            Event::CloseTransport => Ev::CloseTransport,
+            Event::CloseTransport { graceful: true } => Ev::CloseTransport,
+            Event::CloseTransport { graceful: false } => Ev::AbortTransport,
             Event::Closed {
                 code,
                 reason,

@@ -56,7 +56,11 @@ fn events(e: &Engine) -> Vec<Decoded> {
     for _ in 0..count {
         let base = if u16_at(p + 2) == 0 { arena } else { side } as usize;
         let start = base + u32_at(p + 8) as usize;
-        out.push((u16_at(p), u32_at(p + 4), bytes_at(start, u32_at(p + 12) as usize)));
+        out.push((
+            u16_at(p),
+            u32_at(p + 4),
+            bytes_at(start, u32_at(p + 12) as usize),
+        ));
         p += EVENT_SIZE;
     }
     out
@@ -66,7 +70,10 @@ fn events(e: &Engine) -> Vec<Decoded> {
 fn output(e: &mut Engine) -> Vec<u8> {
     e.flush();
     let r = e.report() as usize;
-    bytes_at(u32_at(r + R_OUTPUT) as usize, u32_at(r + R_OUTPUT_LEN) as usize)
+    bytes_at(
+        u32_at(r + R_OUTPUT) as usize,
+        u32_at(r + R_OUTPUT_LEN) as usize,
+    )
 }
 
 /// What JS does with a transport chunk.
@@ -105,12 +112,18 @@ fn open_pair() -> (Engine, Engine) {
     assert_eq!(feed(&mut server, &request), [(tag::REQUEST, 0, vec![])]);
     assert_eq!(server.request_path().as_deref(), Some("/chat"));
     assert_eq!(server.request_protocols(), ["chat"]);
-    assert!(server.request_headers().windows(2).any(|w| w == ["X-Test", "1"]));
+    assert!(server
+        .request_headers()
+        .windows(2)
+        .any(|w| w == ["X-Test", "1"]));
     assert_eq!(server.accept(Some("chat".into()), None, vec![]), status::OK);
     let open = events(&server);
     assert_eq!(open, [(tag::OPEN, 4, b"chat".to_vec())]);
     let answer = output(&mut server);
-    assert_eq!(feed(&mut client, &answer), [(tag::OPEN, 4, b"chat".to_vec())]);
+    assert_eq!(
+        feed(&mut client, &answer),
+        [(tag::OPEN, 4, b"chat".to_vec())]
+    );
     (client, server)
 }
 
@@ -119,7 +132,11 @@ fn report_layout_and_a_message_each_way() {
     let (mut client, mut server) = open_pair();
     let r = client.report() as usize;
     assert_eq!(u32_at(r + R_STATE), 1, "OPEN");
-    assert_eq!(f64_at(r + R_DEADLINE), -1.0, "no timer while open without keepalive");
+    assert_eq!(
+        f64_at(r + R_DEADLINE),
+        -1.0,
+        "no timer while open without keepalive"
+    );
 
     let len = stage(&mut client, "héllo".as_bytes());
     assert_eq!(client.send(1, len), status::OK);
@@ -127,19 +144,31 @@ fn report_layout_and_a_message_each_way() {
     let wire = output(&mut client);
     assert_eq!(wire[0], 0x81, "FIN + text");
     assert_eq!(wire[1] & 0x80, 0x80, "clients mask");
-    assert_eq!(feed(&mut server, &wire), [(tag::MESSAGE, 1, "héllo".as_bytes().to_vec())]);
+    assert_eq!(
+        feed(&mut server, &wire),
+        [(tag::MESSAGE, 1, "héllo".as_bytes().to_vec())]
+    );
 
     let len = stage(&mut server, &[0, 1, 2, 255]);
     assert_eq!(server.send(2, len), status::OK);
     let wire = output(&mut server);
-    assert_eq!(feed(&mut client, &wire), [(tag::MESSAGE, 2, vec![0, 1, 2, 255])]);
+    assert_eq!(
+        feed(&mut client, &wire),
+        [(tag::MESSAGE, 2, vec![0, 1, 2, 255])]
+    );
 }
 
 #[wasm_bindgen_test]
 fn replies_wait_for_release_and_indices_count_from_first() {
     let (mut client, mut server) = open_pair();
     // Server pings, then closes; the client reports both and owes two replies.
-    assert_eq!({ let n = stage(&mut server, b"p"); server.control(false, n) }, status::OK);
+    assert_eq!(
+        {
+            let n = stage(&mut server, b"p");
+            server.control(false, n)
+        },
+        status::OK
+    );
     assert_eq!(server.close(4000, "bye"), status::OK);
     let wire = output(&mut server);
     let evs = feed(&mut client, &wire);
@@ -148,14 +177,22 @@ fn replies_wait_for_release_and_indices_count_from_first() {
     let first = u32_at(client.report() as usize + R_FIRST) as usize;
     // Releasing the ping alone writes the pong, not the close.
     client.release(first + 1);
-    assert_eq!(u32_at(client.report() as usize + R_PENDING), 2 + 4 + 1, "just the pong");
+    assert_eq!(
+        u32_at(client.report() as usize + R_PENDING),
+        2 + 4 + 1,
+        "just the pong"
+    );
     let wire = output(&mut client);
     assert_eq!(wire[0], 0x8A);
     let close = wire[7..].to_vec();
     assert_eq!(close[0], 0x88, "flush writes the remaining reply");
     let evs = feed(&mut server, &close);
     assert_eq!(evs[0], (tag::CLOSE_RECEIVED, 4000, vec![]));
-    assert_eq!(evs[1].0, tag::CLOSE_TRANSPORT);
+    assert_eq!(
+        (evs[1].0, evs[1].1),
+        (tag::CLOSE_TRANSPORT, 1),
+        "graceful: the close reply is written first"
+    );
     server.transport_closed(1.0);
     assert_eq!(events(&server)[0], (tag::CLOSED, 4000 | 0x10000, vec![]));
 }
@@ -166,9 +203,21 @@ fn commands_answer_with_status_numbers() {
     assert_eq!(client.close(1001, ""), status::INVALID_CODE);
     assert_eq!(client.close(1000, &"x".repeat(124)), status::SYNTAX);
     assert!(client.last_error().contains("123"));
-    assert_eq!({ let n = stage(&mut client, &[0; 126]); client.control(false, n) }, status::OTHER);
+    assert_eq!(
+        {
+            let n = stage(&mut client, &[0; 126]);
+            client.control(false, n)
+        },
+        status::OTHER
+    );
     assert_eq!(client.close(1000, ""), status::OK);
-    assert_eq!({ let n = stage(&mut client, b"late"); client.send(1, n) }, status::INVALID_STATE);
+    assert_eq!(
+        {
+            let n = stage(&mut client, b"late");
+            client.send(1, n)
+        },
+        status::INVALID_STATE
+    );
 }
 
 #[wasm_bindgen_test]
@@ -190,7 +239,9 @@ fn invalid_requests_and_bad_peers_are_reported() {
     let evs = feed(&mut server, b"POST / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(evs[0].0, tag::ERROR);
     assert!(String::from_utf8_lossy(&evs[0].2).contains("POST"));
-    assert!(String::from_utf8(output(&mut server)).unwrap().starts_with("HTTP/1.1 405 "));
+    assert!(String::from_utf8(output(&mut server))
+        .unwrap()
+        .starts_with("HTTP/1.1 405 "));
 
     let (mut client, _server) = open_pair();
     let evs = feed(&mut client, &[0x81, 0x02, 0xC3, 0x28]);
@@ -217,7 +268,10 @@ fn refused_handshakes_expose_status_and_headers() {
     )
     .unwrap();
     output(&mut client);
-    let evs = feed(&mut client, b"HTTP/1.1 302 Found\r\nLocation: ws://b/\r\n\r\n");
+    let evs = feed(
+        &mut client,
+        b"HTTP/1.1 302 Found\r\nLocation: ws://b/\r\n\r\n",
+    );
     assert_eq!(evs[0].0, tag::ERROR);
     assert_eq!(client.refusal(), ["302", "Location", "ws://b/"]);
     assert!(Engine::client(

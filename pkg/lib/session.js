@@ -33,8 +33,11 @@ export class Session {
   #flushQueued = false;
   #timer = null;
   #timerAt = -1;
-  #closing = false;
+  /** The engine asked to close the transport: "graceful" (write the output
+   * first) or "abort" (at once). */
+  #closing = null;
   #closed = false;
+  #closeQueued = false;
   #destroyTimer = null;
   /** Output bytes ever taken from the engine, and accepted by the transport. */
   #taken = 0;
@@ -58,7 +61,7 @@ export class Session {
       data: (chunk) => this.receive(chunk),
       closed: (error) => {
         if (error && !this.transportError) this.transportError = error;
-        this.#transportClosed();
+        this.#closeSoon();
       },
     });
     this.pump();
@@ -142,7 +145,7 @@ export class Session {
           this.engine.release(q[i + 3]);
         }
         if (tag === Tag.CLOSE_TRANSPORT) {
-          this.#closing = true;
+          this.#closing = q[i + 1] ? "graceful" : "abort";
         } else {
           this.handler.event(tag, q[i + 1], q[i + 2]);
         }
@@ -157,8 +160,11 @@ export class Session {
     this.#schedule();
   }
 
-  /** Writes pending output to the transport; ends the transport once the
-   * engine asked for that and everything is written. */
+  /** Writes pending output to the transport, and closes the transport when
+   * the engine asked: at once for an abort, else once the output is written
+   * (or, if the transport never takes it, after the close timeout). The
+   * engine only asks once it expects nothing more from the peer, so the
+   * connection counts as closed then, without waiting for the peer's FIN. */
   flush() {
     if (this.#closed || !this.#transport) return;
     const out = this.engine.takeOutput();
@@ -169,14 +175,17 @@ export class Session {
     }
     // Writing owed replies can raise events (CLOSE_TRANSPORT, traces).
     if (this.engine.queue.length > 0 && !this.#pumping) return this.pump();
+    if (this.#closing === "abort") return this.#closeSoon();
     if (this.#closing && !this.#destroyTimer) {
       this.#transport.end();
-      // A peer that never closes its side must not hold the transport open.
       this.#destroyTimer = setTimeout(
-        () => this.#transport.destroy(),
+        () => this.#closeSoon(),
         this.#closeTimeout,
       );
       this.#destroyTimer.unref?.();
+    }
+    if (this.#destroyTimer && this.#accepted >= this.#taken) {
+      this.#closeSoon();
     }
   }
 
@@ -189,6 +198,9 @@ export class Session {
       i += 2;
     }
     if (i > 0) f.splice(0, i);
+    if (this.#destroyTimer && this.#accepted >= this.#taken) {
+      this.#closeSoon();
+    }
   }
 
   /** Keeps one timer armed for the engine's next deadline. */
@@ -214,6 +226,14 @@ export class Session {
     if (this.#closed) return;
     this.engine.transportClosed(now());
     this.pump();
+  }
+
+  /** Closes in a later task, so that no event fires inside the call (a
+   * close() while CONNECTING, a constructor) that made the engine give up. */
+  #closeSoon() {
+    if (this.#closeQueued) return;
+    this.#closeQueued = true;
+    setTimeout(() => this.#transportClosed(), 0);
   }
 
   /** Called by the handler on CLOSED: stop everything and free the engine. */

@@ -179,16 +179,18 @@ pub fn check_response(
     {
         return Err(HandshakeError::InvalidAccept);
     }
+    // As browsers and `ws` do, a client that offered subprotocols insists on
+    // one of them: RFC 6455 allows none, but the application asked for one.
     let protocol = match field(h, "sec-websocket-protocol") {
-        Some(p) if p.trim().is_empty() => None,
-        Some(p) => {
+        Some(p) if !p.trim().is_empty() => {
             let p = p.trim();
             if !offered.protocols.iter().any(|o| o == p) {
                 return Err(HandshakeError::UnofferedProtocol(p.to_owned()));
             }
             Some(p.to_owned())
         }
-        None => None,
+        _ if !offered.protocols.is_empty() => return Err(HandshakeError::NoProtocol),
+        _ => None,
     };
     let extensions = match field(h, "sec-websocket-extensions") {
         Some(v) => parse_extensions(&v).ok_or(HandshakeError::InvalidExtensionList)?,
@@ -341,14 +343,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(n.protocol.as_deref(), Some("chat"));
-        let n = check_response(&response(""), KEY, &request()).unwrap();
+        let plain = ClientRequest::new("server.example.com", "/chat");
+        let n = check_response(&response(""), KEY, &plain).unwrap();
         assert_eq!(n, Negotiated::default());
+        // Offered subprotocols, and the server picked none: refused, as browsers do.
+        assert_eq!(
+            check_response(&response(""), KEY, &request()),
+            Err(HandshakeError::NoProtocol)
+        );
     }
 
     #[test]
     fn upgrade_and_connection_are_case_insensitive_lists() {
         let head = format!(
-            "HTTP/1.1 101 OK\r\nupgrade: WebSocket\r\nconnection: keep-alive, UPGRADE\r\nsec-websocket-accept: {ACCEPT}\r\n\r\n"
+            "HTTP/1.1 101 OK\r\nupgrade: WebSocket\r\nconnection: keep-alive, UPGRADE\r\nsec-websocket-accept: {ACCEPT}\r\nsec-websocket-protocol: chat\r\n\r\n"
         );
         let (resp, _) = parse_response(head.as_bytes(), &HeadLimits::default())
             .unwrap()
@@ -401,7 +409,7 @@ mod tests {
                     up,
                     conn,
                     acc,
-                    "Sec-WebSocket-Extensions: permessage-deflate\r\n",
+                    "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Extensions: permessage-deflate\r\n",
                 ),
                 HandshakeError::UnofferedExtension("permessage-deflate".into()),
             ),
@@ -414,6 +422,7 @@ mod tests {
     #[test]
     fn offered_extensions_are_accepted() {
         let mut req = request();
+        req.protocols.clear();
         req.extensions = vec!["permessage-deflate; client_max_window_bits".into()];
         let resp = response(
             "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n",

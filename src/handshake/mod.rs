@@ -98,6 +98,8 @@ pub enum HandshakeError {
     InvalidAccept,
     /// The server chose a subprotocol the client did not offer.
     UnofferedProtocol(String),
+    /// The client offered subprotocols and the server chose none.
+    NoProtocol,
     /// The server accepted an extension the client did not offer.
     UnofferedExtension(String),
     /// The transport ended before the head was complete.
@@ -158,6 +160,9 @@ impl fmt::Display for HandshakeError {
             }
             HandshakeError::UnofferedProtocol(p) => {
                 write!(f, "server chose subprotocol {p:?}, which was not offered")
+            }
+            HandshakeError::NoProtocol => {
+                write!(f, "server chose none of the subprotocols offered")
             }
             HandshakeError::UnofferedExtension(e) => {
                 write!(f, "server accepted extension {e:?}, which was not offered")
@@ -350,13 +355,12 @@ pub(crate) fn write_field(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Finds the end of an HTTP head in `buf`, looking only from `from` on (so
-/// bytes arriving one at a time cost one scan in total). Returns the head's
-/// length including the blank line. Bare LF line ends are accepted, as
-/// `httparse` accepts them.
+/// Finds the end of an HTTP head in `buf`: the first blank line whose last
+/// byte is at `from` or later (so bytes arriving one at a time cost one scan
+/// in total). Returns the head's length including the blank line. Bare LF
+/// line ends are accepted, as `httparse` accepts them.
 pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
-    let start = from.saturating_sub(3);
-    (start..buf.len()).find_map(|i| {
+    (from..buf.len()).find_map(|i| {
         let ends = buf[i] == b'\n'
             && ((i >= 1 && buf[i - 1] == b'\n')
                 || (i >= 2 && buf[i - 1] == b'\r' && buf[i - 2] == b'\n'));
