@@ -71,7 +71,25 @@ export interface WebSocketOptions {
   handshakeTimeout?: number;
   /** Ms to wait for the peer's side of the closing handshake (default 5000). */
   closeTimeout?: number;
+  /** Called with both handshake heads and every frame, as the engine read or wrote them. */
+  trace?: (record: TraceRecord) => void;
 }
+
+/** What the `trace` option reports. */
+export type TraceRecord =
+  | { kind: "head"; direction: "sent" | "received"; text: string }
+  | {
+      kind: "frame";
+      direction: "sent" | "received";
+      opcode: number;
+      fin: boolean;
+      /** RSV1 = 0b100, RSV2 = 0b010, RSV3 = 0b001. */
+      rsv: number;
+      masked: boolean;
+      length: number;
+      /** The first bytes of the payload, unmasked. */
+      preview: Uint8Array;
+    };
 
 export declare class CloseEvent extends Event {
   constructor(
@@ -162,6 +180,135 @@ export declare class WebSocket extends EventTarget {
     listener: Listener,
     options?: boolean | { capture?: boolean },
   ): void;
+}
+
+/**
+ * The low-level face of a socket, for protocol testing and tools. Pings and
+ * pongs from the peer arrive on the socket as non-standard `ping` and `pong`
+ * events (MessageEvents whose `data` is a Uint8Array).
+ */
+export interface Control {
+  /** Sends a ping with up to 125 bytes of payload. */
+  ping(payload?: string | ArrayBufferLike | ArrayBufferView): void;
+  /** Sends a pong (unsolicited: a one-way heartbeat). */
+  pong(payload?: string | ArrayBufferLike | ArrayBufferView): void;
+  /** Sends one piece of a message sent piece by piece: strings as text, bytes as binary. */
+  sendFragment(
+    data: string | ArrayBufferLike | ArrayBufferView,
+    options?: { fin?: boolean },
+  ): void;
+  /** Writes bytes to the transport as they are, bypassing every rule. */
+  sendRaw(data: ArrayBufferLike | ArrayBufferView): void;
+  /** Closes with any code valid on the wire (1001, 1008, 1011, …). */
+  close(code: number, reason?: string): void;
+  /** Drops the connection without a closing handshake. */
+  abort(): void;
+}
+
+/** The low-level face of a wasmsocket WebSocket. */
+export declare function control(ws: WebSocket): Control;
+
+/** The opening request of an accepted or judged connection. */
+export interface ServerRequest {
+  method: "GET";
+  /** The request target: path and query. */
+  url: string;
+  /** The path without the query. */
+  path: string;
+  /** Header fields, names lower-cased, repeated fields joined with ", ". */
+  headers: Record<string, string>;
+  /** Header fields as received: name, value, name, value, … */
+  rawHeaders: string[];
+  origin: string | undefined;
+  /** Offered subprotocols, in the client's order. */
+  protocols: string[];
+  /** Offered extensions, as one header value. */
+  extensions: string;
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  /** The ws: or wss: URL the client asked for. */
+  href: string;
+}
+
+/** Node only: options of `WebSocketServer`. */
+export interface ServerOptions {
+  /** Listen on this port (0 = any free port). */
+  port?: number;
+  /** The address to listen on. */
+  host?: string;
+  /** `tls.createServer` options (key, cert, …): serve wss:. */
+  tls?: Record<string, unknown>;
+  /** Attach to this `http.Server`/`https.Server`'s `upgrade` event instead of listening. */
+  server?: {
+    on(event: "upgrade", listener: (...args: any[]) => void): unknown;
+    off(event: "upgrade", listener: (...args: any[]) => void): unknown;
+  };
+  /** Accept only this path; others are answered 404. */
+  path?: string;
+  /** Judge a request: true accepts, false answers 403, an object another status. */
+  verifyClient?: (
+    request: ServerRequest,
+  ) =>
+    | boolean
+    | { status?: number; reason?: string; headers?: Record<string, string> }
+    | Promise<
+        | boolean
+        | { status?: number; reason?: string; headers?: Record<string, string> }
+      >;
+  /** Choose one of the offered subprotocols (only called when some are offered). */
+  handleProtocols?: (
+    protocols: string[],
+    request: ServerRequest,
+  ) =>
+    | string
+    | false
+    | null
+    | undefined
+    | Promise<string | false | null | undefined>;
+  maxMessageSize?: number;
+  maxFrameSize?: number;
+  maxHeadSize?: number;
+  keepalive?: number;
+  /** Ms a client has to complete its opening request (default 10000). */
+  handshakeTimeout?: number;
+  /** Ms to wait for a client's side of the closing handshake (default 5000). */
+  closeTimeout?: number;
+  trace?: (record: TraceRecord) => void;
+}
+
+/** Node only: accepts WebSocket connections and hands out the same WebSocket objects the client side uses. */
+export declare class WebSocketServer {
+  constructor(options?: ServerOptions, onListening?: () => void);
+  /** The open connections. */
+  readonly clients: Set<WebSocket>;
+  /** The listening address, as `net.Server#address()`. */
+  address(): { address: string; family: string; port: number } | string | null;
+  /** Completes a handshake over any transport; resolves to the socket, or null when refused. */
+  accept(
+    transport: Transport | StreamPair | DuplexLike,
+  ): Promise<WebSocket | null>;
+  accept(
+    request: unknown,
+    socket: DuplexLike,
+    head?: Uint8Array,
+  ): Promise<WebSocket | null>;
+  /** Stops accepting and closes every connection with 1001; resolves once all are closed. */
+  close(reason?: string): Promise<void>;
+  on(
+    event: "connection",
+    listener: (ws: WebSocket, request: ServerRequest) => void,
+  ): this;
+  on(event: "listening" | "close", listener: () => void): this;
+  on(event: "error", listener: (error: Error) => void): this;
+  on(
+    event: "handshakeError",
+    listener: (
+      error: Error,
+      peer: { remoteAddress?: string; remotePort?: number },
+    ) => void,
+  ): this;
+  once(event: string, listener: (...args: any[]) => void): this;
+  off(event: string, listener: (...args: any[]) => void): this;
 }
 
 /** Adapts a WHATWG stream pair (e.g. a WebTransport bidirectional stream) to a Transport. */

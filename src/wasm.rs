@@ -234,6 +234,16 @@ pub fn check_close(code: i32, reason: &str) -> u32 {
     }
 }
 
+/// Checks a close frame's code and reason as the engine would send them (any
+/// code valid on the wire), for hosts that must answer before the close is sent.
+#[wasm_bindgen]
+pub fn check_close_frame(code: u16, reason: &str) -> u32 {
+    match close::CloseFrame::new(Some(code), reason) {
+        Ok(_) => status::OK,
+        Err(e) => usage_status(&e),
+    }
+}
+
 /// The wasm memory, for the JS host's views.
 #[wasm_bindgen]
 pub fn wasm_memory() -> JsValue {

@@ -7,7 +7,7 @@
 import init from "../wasm/wasmsocket.js";
 import { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
 import { streamTransport } from "./transport.js";
-import { WebSocket } from "./websocket.js";
+import { control, WebSocket } from "./websocket.js";
 
 // The smallest module using a v128 instruction: valid only where SIMD is supported.
 const simdProbe = new Uint8Array([
@@ -24,5 +24,12 @@ export function duplexTransport() {
   throw new TypeError("duplexTransport needs Node.js streams");
 }
 
-export { CloseEvent, ErrorEvent, MessageEvent, streamTransport, WebSocket };
+export {
+  CloseEvent,
+  control,
+  ErrorEvent,
+  MessageEvent,
+  streamTransport,
+  WebSocket,
+};
 export default WebSocket;

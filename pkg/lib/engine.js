@@ -11,6 +11,7 @@ import {
   Engine as WasmEngine,
   EngineConfig,
   check_close,
+  check_close_frame,
   check_protocols,
   wasm_memory,
 } from "../wasm/wasmsocket.js";
@@ -101,6 +102,11 @@ export function checkProtocols(protocols) {
 /** A `Status` for WHATWG `close(code, reason)` arguments; code -1 if absent. */
 export function checkClose(code, reason) {
   return check_close(code, reason);
+}
+
+/** A `Status` for a close frame with any wire-valid code. */
+export function checkCloseFrame(code, reason) {
+  return check_close_frame(code, reason);
 }
 
 /** Fresh entropy for a client: a 16-byte key nonce and a 32-byte mask seed. */

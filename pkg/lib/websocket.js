@@ -8,6 +8,7 @@ import {
   Status,
   Tag,
   checkClose,
+  checkCloseFrame,
   checkProtocols,
   frameRecord,
   makeConfig,
@@ -101,13 +102,23 @@ export function engineConfig(options = {}) {
   });
 }
 
-/** Reports both handshake heads to a trace callback, if there is one. */
-export function traceHeads(engine, trace) {
+/** Reports both handshake heads to a trace callback, if there is one, in
+ * the order they crossed: a client's request first, a server's answer last. */
+export function traceHeads(engine, trace, server = false) {
   if (typeof trace !== "function") return;
   const [sent, received] = engine.heads();
-  if (received) trace({ kind: "head", direction: "received", text: received });
-  if (sent) trace({ kind: "head", direction: "sent", text: sent });
+  const heads = [
+    ["sent", sent],
+    ["received", received],
+  ];
+  if (server) heads.reverse();
+  for (const [direction, text] of heads) {
+    if (text) trace({ kind: "head", direction, text });
+  }
 }
+
+/** Reaches a socket's private low-level face; set in the class's static block. */
+let controlOf;
 
 export class WebSocket extends EventTarget {
   static CONNECTING = CONNECTING;
@@ -216,10 +227,61 @@ export class WebSocket extends EventTarget {
     return new WebSocket(fromServer, init);
   }
 
+  /** The low-level face of this socket; see `control`. */
+  #control() {
+    const session = this.#session;
+    const open = () => {
+      if (this.#readyState !== OPEN) {
+        throw new DOMException("The socket is not OPEN", "InvalidStateError");
+      }
+    };
+    const check = (status) => {
+      if (status !== Status.OK)
+        throw usageError(status, session.engine.lastError);
+    };
+    const bytes = (data) =>
+      typeof data === "string" ? encoder.encode(data) : toBytes(data);
+    return {
+      ping: (payload = "") => {
+        open();
+        check(session.command((e) => e.control(false, bytes(payload))));
+      },
+      pong: (payload = "") => {
+        open();
+        check(session.command((e) => e.control(true, bytes(payload))));
+      },
+      sendFragment: (data, { fin = true } = {}) => {
+        open();
+        const piece =
+          typeof data === "string" ? toUSVString(data) : toBytes(data);
+        check(session.sendFragment(piece, typeof piece !== "string", fin));
+      },
+      sendRaw: (data) => {
+        open();
+        check(session.command((e) => e.sendRaw(toBytes(data))));
+      },
+      close: (code, reason = "") => this._closeWithStatus(code, reason),
+      abort: () => {
+        if (this.#readyState === CLOSED) return;
+        this.#readyState = CLOSING;
+        session.command((e) => e.abort());
+      },
+    };
+  }
+
+  static {
+    controlOf = (ws) => ws.#control();
+  }
+
   /** @internal Closes with any wire-valid code (a server's 1001 on shutdown). */
-  _closeWithStatus(code, reason) {
+  _closeWithStatus(code, reason = "") {
+    reason = toUSVString(reason);
+    const status = checkCloseFrame(clampUint16(code), reason);
+    if (status !== Status.OK)
+      throw usageError(status, `invalid close code ${code} or reason`);
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     this.#readyState = CLOSING;
+    // Behind any Blob still being read, so what was sent first goes first.
     const run = () =>
       this.#session.command((e) => e.closeWithStatus(code, reason));
     if (this.#queue) this.#queue.push(run);
@@ -339,6 +401,17 @@ export class WebSocket extends EventTarget {
           }),
         );
         break;
+      case Tag.PING:
+      case Tag.PONG:
+        // Not in the WHATWG interface; for tools built on `control`.
+        if (this.#readyState !== OPEN) break;
+        this.dispatchEvent(
+          new MessageEvent(tag === Tag.PING ? "ping" : "pong", {
+            data: payload,
+            origin: this.#origin,
+          }),
+        );
+        break;
       case Tag.CLOSE_RECEIVED:
         this.#readyState = CLOSING;
         break;
@@ -368,6 +441,36 @@ export class WebSocket extends EventTarget {
         break;
     }
   }
+}
+
+/**
+ * The low-level face of a socket, for protocol testing and tools: ping and
+ * pong with a payload, fragments, raw bytes, and closing with any code valid
+ * on the wire (1001, 1008, 1011, …). Pings and pongs from the peer arrive as
+ * non-standard `ping` and `pong` events whose `data` is a Uint8Array.
+ */
+export function control(ws) {
+  if (!(ws instanceof WebSocket))
+    throw new TypeError("control() needs a wasmsocket WebSocket");
+  return controlOf(ws);
+}
+
+function toBytes(data) {
+  if (isArrayBuffer(data)) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  throw new TypeError("expected an ArrayBuffer or a view of one");
+}
+
+function usageError(status, message) {
+  const name =
+    status === Status.INVALID_STATE
+      ? "InvalidStateError"
+      : status === Status.INVALID_CODE
+        ? "InvalidAccessError"
+        : "SyntaxError";
+  return new DOMException(message, name);
 }
 
 function size(payload) {

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { initSync } from "../../wasm/wasmsocket.js";
 import { CloseEvent, ErrorEvent, MessageEvent } from "../events.js";
 import { streamTransport } from "../transport.js";
-import { platform, WebSocket } from "../websocket.js";
+import { control, platform, WebSocket } from "../websocket.js";
 import { connectTransport } from "./connect.js";
 import { duplexTransport, isDuplex } from "./duplex.js";
 import { WebSocketServer } from "./server.js";
@@ -22,6 +22,7 @@ platform.adapt = (t) => (isDuplex(t) ? duplexTransport(t) : undefined);
 
 export {
   CloseEvent,
+  control,
   duplexTransport,
   ErrorEvent,
   MessageEvent,

@@ -181,7 +181,7 @@ export class WebSocketServer extends EventEmitter {
       session.command((e) =>
         e.reject(status, reason, Object.entries(extra).flat().map(String)),
       );
-      traceHeads(engine, this.#options.trace);
+      traceHeads(engine, this.#options.trace, true);
       settle(null);
     };
     const o = this.#options;
@@ -220,7 +220,7 @@ export class WebSocketServer extends EventEmitter {
       );
       return refuse(500, "Internal Server Error");
     }
-    traceHeads(engine, this.#options.trace);
+    traceHeads(engine, this.#options.trace, true);
     const ws = WebSocket._accepted({
       session,
       url: request.href,
