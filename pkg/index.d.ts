@@ -205,6 +205,9 @@ export interface Control {
   abort(): void;
 }
 
+/** A trace record as text: a head as its lines, a frame as one line. */
+export declare function formatTrace(record: TraceRecord): string;
+
 /** The low-level face of a wasmsocket WebSocket. */
 export declare function control(ws: WebSocket): Control;
 

@@ -1,65 +1,88 @@
-// The main job's demo: a client of the package talks to a local `ws` echo
-// server and prints both handshake heads and a short exchange.
+// The main job's demo: both halves of the package against each other.
+//
+// Starts `wasmsocket serve --echo --trace` on a free loopback port, connects
+// a client of the package with tracing on, exchanges text, binary, a ping and
+// a clean close, and prints both sides' traces and a one-line summary.
+// Exits 0 on success.
 
-import { WebSocketServer } from "ws";
-import { WebSocket } from "wasmsocket";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 
-const server = new WebSocketServer({
-  host: "127.0.0.1",
-  port: 0,
-  handleProtocols: (offered) => [...offered][0],
-});
-server.on("headers", (lines, request) => {
-  const head = [`${request.method} ${request.url} HTTP/${request.httpVersion}`];
-  for (let i = 0; i < request.rawHeaders.length; i += 2)
-    head.push(`${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}`);
-  print("client → server (handshake request)", head);
-  print("server → client (handshake response)", lines);
-});
-server.on("connection", (socket) => {
-  socket.on("message", (data, isBinary) =>
-    socket.send(data, { binary: isBinary }),
+import { control, formatTrace, WebSocket } from "wasmsocket";
+
+const bin = fileURLToPath(new URL("../pkg/bin/wasmsocket.js", import.meta.url));
+
+const server = spawn(
+  process.execPath,
+  [bin, "serve", "--port", "0", "--echo", "--trace"],
+  {
+    stdio: ["ignore", "pipe", "inherit"],
+  },
+);
+const serverLines = createInterface({ input: server.stdout });
+const url = await new Promise((resolve, reject) => {
+  serverLines.on("line", (line) => {
+    const listening = line.match(/^listening on (ws:\/\/\S+)/);
+    if (listening) resolve(listening[1]);
+    console.log(`server │ ${line}`);
+  });
+  server.once("exit", (code) =>
+    reject(new Error(`wasmsocket serve exited with ${code}`)),
   );
 });
-await new Promise((resolve) => server.once("listening", resolve));
-const url = `ws://127.0.0.1:${server.address().port}/demo`;
 
-const ws = new WebSocket(url, ["demo.v1"]);
-ws.binaryType = "arraybuffer";
 const started = performance.now();
-const exchange = [];
+const seen = { frames: 0, echoes: 0, pongs: 0 };
+const ws = new WebSocket(`${url}/demo`, [], {
+  trace(record) {
+    if (record.kind === "frame") seen.frames++;
+    console.log(formatTrace(record).replace(/^/gm, "client │ "));
+  },
+});
+ws.binaryType = "arraybuffer";
 
 ws.addEventListener("open", () => {
-  exchange.push(`open (protocol ${JSON.stringify(ws.protocol)})`);
   ws.send("hello from wasmsocket ✓");
   ws.send(new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
+  control(ws).ping("are you there?");
 });
 ws.addEventListener("message", (event) => {
+  seen.echoes++;
   const shown =
     typeof event.data === "string"
-      ? `text ${JSON.stringify(event.data)}`
-      : `binary ${Buffer.from(event.data).toString("hex")}`;
-  exchange.push(`echo: ${shown}`);
-  if (exchange.length === 3) ws.close(1000, "demo done");
+      ? JSON.stringify(event.data)
+      : Buffer.from(event.data).toString("hex");
+  console.log(`client │ echo ${shown}`);
+  if (seen.echoes === 2 && seen.pongs === 1) ws.close(1000, "demo done");
 });
-ws.addEventListener("error", (event) => {
-  console.error(`error: ${event.message}`);
-  process.exitCode = 1;
-});
-ws.addEventListener("close", (event) => {
-  exchange.push(
-    `close: code ${event.code}, reason ${JSON.stringify(event.reason)}, wasClean ${event.wasClean}`,
-  );
-  print(`exchange with ${url}`, exchange);
-  const ok = event.wasClean && event.code === 1000 && exchange.length === 4;
+ws.addEventListener("pong", (event) => {
+  seen.pongs++;
   console.log(
-    `\n${ok ? "OK" : "FAILED"}: ${exchange.length - 2} echoes and a clean close in ${(performance.now() - started).toFixed(1)} ms`,
+    `client │ pong ${JSON.stringify(new TextDecoder().decode(event.data))}`,
   );
-  if (!ok) process.exitCode = 1;
-  server.close();
+  if (seen.echoes === 2) ws.close(1000, "demo done");
 });
+ws.addEventListener("error", (event) =>
+  console.error(`client │ error: ${event.message}`),
+);
 
-function print(title, lines) {
-  console.log(`\n${title}`);
-  for (const line of lines) console.log(`  ${line}`);
-}
+const closed = await new Promise((resolve) =>
+  ws.addEventListener("close", resolve),
+);
+const elapsed = performance.now() - started;
+server.kill("SIGINT");
+const serverCode = await new Promise((resolve) => server.once("exit", resolve));
+serverLines.close();
+
+const ok =
+  closed.wasClean &&
+  closed.code === 1000 &&
+  seen.echoes === 2 &&
+  seen.pongs === 1 &&
+  serverCode === 0;
+console.log(
+  `\n${ok ? "OK" : "FAILED"}: ${seen.echoes} echoes, ${seen.pongs} pong, close ${closed.code}` +
+    ` (clean: ${closed.wasClean}), ${seen.frames} frames traced, ${elapsed.toFixed(1)} ms`,
+);
+process.exitCode = ok ? 0 : 1;

@@ -10,7 +10,12 @@
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 
-import { control, WebSocket, WebSocketServer } from "../lib/node/index.js";
+import {
+  control,
+  formatTrace,
+  WebSocket,
+  WebSocketServer,
+} from "../lib/node/index.js";
 
 const HELP = {
   main: `usage: wasmsocket <command> [options]
@@ -48,50 +53,18 @@ options:
 The first line printed is "listening on ws://HOST:PORT".`,
 };
 
-const OPCODES = [
-  "cont",
-  "text",
-  "binary",
-  "op3",
-  "op4",
-  "op5",
-  "op6",
-  "op7",
-  "close",
-  "ping",
-  "pong",
-];
-
-/** One trace line: heads in full, frames as direction, opcode, bits, length, preview. */
-function formatTrace(record, who = "") {
-  const arrow = record.direction === "sent" ? "→" : "←";
-  if (record.kind === "head") {
-    const lines = record.text.trimEnd().split(/\r?\n/);
-    return lines
-      .map((line, i) => `${who}${i === 0 ? arrow : " "} ${line}`)
-      .join("\n");
-  }
-  const op = OPCODES[record.opcode] ?? `op${record.opcode}`;
-  const bits = `${record.fin ? "FIN" : "fin"} rsv=${record.rsv.toString(2).padStart(3, "0")} ${record.masked ? "masked" : "unmasked"}`;
-  const shown =
-    record.opcode === 8 && record.preview.length >= 2
-      ? ` code=${(record.preview[0] << 8) | record.preview[1]}${preview(record.preview.subarray(2), record.length - 2)}`
-      : preview(record.preview, record.length);
-  return `${who}${arrow} ${op.padEnd(6)} ${bits} len=${record.length}${shown}`;
+/** Prints trace records, each line prefixed with `who`. */
+function trace(who) {
+  return (record) => console.log(formatTrace(record).replace(/^/gm, who));
 }
 
-function preview(bytes, length) {
-  if (bytes.length === 0) return "";
-  const printable = bytes.every((b) => b >= 0x20 && b < 0x7f);
-  const more = length > bytes.length ? "…" : "";
-  return printable
-    ? ` ${JSON.stringify(Buffer.from(bytes).toString("latin1"))}${more}`
-    : ` 0x${Buffer.from(bytes).toString("hex")}${more}`;
+function hex(bytes) {
+  return Buffer.from(bytes).toString("hex");
 }
 
 function show(data) {
   if (typeof data === "string") return data;
-  return `[binary ${data.byteLength} bytes] ${Buffer.from(data).subarray(0, 32).toString("hex")}`;
+  return `[binary ${data.byteLength} bytes] ${hex(new Uint8Array(data).subarray(0, 32))}`;
 }
 
 function fail(message, code = 1) {
@@ -143,7 +116,7 @@ function connect(args) {
       headers,
       origin: values.origin,
       tls: values.insecure ? { rejectUnauthorized: false } : {},
-      trace: values.trace ? (r) => console.log(formatTrace(r)) : undefined,
+      trace: values.trace ? trace("") : undefined,
     });
   } catch (error) {
     fail(error.message, 2);
@@ -162,10 +135,10 @@ function connect(args) {
   };
   ws.onmessage = (event) => console.log(`< ${show(event.data)}`);
   ws.addEventListener("ping", (event) =>
-    console.log(`< ping ${preview(event.data, event.data.length)}`),
+    console.log(`< ping ${hex(event.data)}`),
   );
   ws.addEventListener("pong", (event) =>
-    console.log(`< pong ${preview(event.data, event.data.length)}`),
+    console.log(`< pong ${hex(event.data)}`),
   );
   ws.onerror = (event) => (failure = event.message);
   ws.onclose = (event) => {
@@ -220,7 +193,7 @@ function serve(args) {
     host: values.host,
     handleProtocols: (offered) =>
       offered.find((p) => values.protocol?.includes(p)) ?? false,
-    trace: values.trace ? (r) => console.log(formatTrace(r, "  ")) : undefined,
+    trace: values.trace ? trace("  ") : undefined,
   });
   server.on("error", (error) => fail(error.message));
   server.on("listening", () => {

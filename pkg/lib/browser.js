@@ -6,6 +6,7 @@
 
 import init from "../wasm/wasmsocket.js";
 import { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
+import { formatTrace } from "./trace.js";
 import { streamTransport } from "./transport.js";
 import { control, WebSocket } from "./websocket.js";
 
@@ -28,6 +29,7 @@ export {
   CloseEvent,
   control,
   ErrorEvent,
+  formatTrace,
   MessageEvent,
   streamTransport,
   WebSocket,

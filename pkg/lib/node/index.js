@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 
 import { initSync } from "../../wasm/wasmsocket.js";
 import { CloseEvent, ErrorEvent, MessageEvent } from "../events.js";
+import { formatTrace } from "../trace.js";
 import { streamTransport } from "../transport.js";
 import { control, platform, WebSocket } from "../websocket.js";
 import { connectTransport } from "./connect.js";
@@ -25,6 +26,7 @@ export {
   control,
   duplexTransport,
   ErrorEvent,
+  formatTrace,
   MessageEvent,
   streamTransport,
   WebSocket,
