@@ -1,7 +1,7 @@
 # The two commands of the README, and the steps behind them. Each target does
 # its own set-up (toolchain pieces, npm packages) on a fresh machine.
 
-.PHONY: demo test build setup
+.PHONY: demo test conformance build setup
 
 ## The main job: a demo of the package (set-up and build included).
 demo: build
@@ -10,6 +10,10 @@ demo: build
 ## Every test (set-up and build included); what CI runs.
 test:
 	bash scripts/test.sh
+
+## Autobahn|Testsuite, client and server roles (cases 1.x-10.x); run by CI.
+conformance: build
+	bash scripts/conformance.sh
 
 build: setup
 	bash scripts/build.sh

@@ -68,6 +68,8 @@ pub(crate) struct Receiver {
     failed: bool,
     /// The stream can no longer be followed; ignore all input.
     dead: bool,
+    /// A close frame arrived, valid or not: the peer has started closing.
+    close_seen: bool,
 }
 
 type Ext<'a> = Option<&'a mut (dyn Extension + 'static)>;
@@ -86,6 +88,7 @@ impl Receiver {
             scratch: Vec::new(),
             failed: false,
             dead: false,
+            close_seen: false,
         }
     }
 
@@ -94,6 +97,7 @@ impl Receiver {
     /// stream stays in step and a close that came with the error is seen.
     pub fn read(&mut self, data: &[u8], q: &mut EventQueue, mut ext: Ext<'_>) -> Outcome {
         let mut outcome = Outcome::default();
+        let close_seen_before = self.close_seen;
         let mut rest = data;
         while !self.dead {
             match self.read_frames(rest, q, &mut ext) {
@@ -107,6 +111,13 @@ impl Receiver {
                     rest = &rest[used..];
                 }
             }
+        }
+        if self.close_seen && !close_seen_before && outcome.close.is_none() {
+            // A close frame too broken to read still ends the peer's side.
+            outcome.close = Some(CloseFrame {
+                code: None,
+                reason: String::new(),
+            });
         }
         if outcome == Outcome::default() {
             self.deliver_piece(q, false);
@@ -137,6 +148,9 @@ impl Receiver {
                 pos += used;
                 self.begin_frame(header, preview, q, ext)
                     .map_err(|e| (e, pos))?;
+                if self.dead {
+                    return Ok(None);
+                }
             }
             let frame = self.frame.as_ref().expect("a frame is being read");
             let want = (frame.len - frame.read).min((data.len() - pos) as u64) as usize;
@@ -209,15 +223,49 @@ impl Receiver {
             read: 0,
             skip: true,
         });
+        // Any frame with the close opcode means the peer is closing, even one
+        // too broken to read: the stream ends there.
+        let is_close = h.opcode == OpCode::Close as u8;
         if self.failed {
             // Only a close frame still matters; everything else is skipped.
-            if checked == Ok(OpCode::Close) {
-                self.control.clear();
-                self.frame.as_mut().expect("frame set above").skip = false;
+            match checked {
+                Ok(OpCode::Close) => {
+                    self.control.clear();
+                    self.frame.as_mut().expect("frame set above").skip = false;
+                }
+                _ if is_close => self.end_at_broken_close(),
+                _ => {}
             }
             return Ok(());
         }
-        let op = checked?;
+        match checked.and_then(|op| self.judge(op, &h, q, ext)) {
+            Ok(()) => {
+                self.frame.as_mut().expect("frame set above").skip = false;
+                Ok(())
+            }
+            Err(e) => {
+                if is_close {
+                    self.end_at_broken_close();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn end_at_broken_close(&mut self) {
+        self.close_seen = true;
+        self.dead = true;
+    }
+
+    /// The rules a frame header must meet given the role, the extension and
+    /// the message in progress; sets up the message for a data frame.
+    fn judge(
+        &mut self,
+        op: OpCode,
+        h: &FrameHeader,
+        q: &mut EventQueue,
+        ext: &mut Ext<'_>,
+    ) -> Result<(), ProtocolError> {
         match (self.role, h.mask.is_some()) {
             (Role::Server, false) if !self.config.disable_masking => {
                 return Err(ProtocolError::UnmaskedFrame)
@@ -235,11 +283,10 @@ impl Receiver {
         }
         if op.is_control() {
             self.control.clear();
+            Ok(())
         } else {
-            self.begin_data(op, &h, owned, q)?;
+            self.begin_data(op, h, owned, q)
         }
-        self.frame.as_mut().expect("frame set above").skip = false;
-        Ok(())
     }
 
     fn begin_data(
@@ -368,6 +415,7 @@ impl Receiver {
             OpCode::Pong if !self.failed => q.push_side(tag::PONG, 0, &self.control, 0.0),
             OpCode::Close => {
                 self.dead = true;
+                self.close_seen = true;
                 let parsed = CloseFrame::parse(&self.control);
                 if self.failed {
                     // Any close will do now; its contents no longer matter.
@@ -730,23 +778,35 @@ mod tests {
         );
         assert_eq!(sent_close(&s.take_output()), Some(4000));
 
-        server_fails(
-            &cframe(8, true, &[3]),
-            &[],
-            ProtocolError::CloseFrameTooShort,
-        );
+        // A broken close fails the connection but still starts the closing
+        // handshake: after its 1002 the server closes the transport rather than
+        // wait for a second close.
+        let close_fails = |payload: &[u8], err: ProtocolError| {
+            let code = err.close_code();
+            let mut s = open_server(Config::default());
+            let events = feed(&mut s, &cframe(8, true, payload));
+            assert_eq!(
+                events,
+                [Ev::Error(Error::Protocol(err)), Ev::CloseTransport]
+            );
+            assert_eq!(sent_close(&s.take_output()), Some(code));
+        };
+        close_fails(&[3], ProtocolError::CloseFrameTooShort);
         for bad in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
-            server_fails(
-                &cframe(8, true, &close_payload(bad, "")),
-                &[],
+            close_fails(
+                &close_payload(bad, ""),
                 ProtocolError::InvalidCloseCode(bad),
             );
         }
         let bad_reason = [&1000u16.to_be_bytes()[..], b"\xFF"].concat();
-        server_fails(
-            &cframe(8, true, &bad_reason),
-            &[],
-            ProtocolError::InvalidCloseReason,
+        close_fails(&bad_reason, ProtocolError::InvalidCloseReason);
+        // Even a close frame that breaks the header rules ends the peer's side.
+        let mut s = open_server(Config::default());
+        let events = feed(&mut s, &cframe(8, true, &[b'*'; 126]));
+        let err = ProtocolError::ControlFrameTooLong(126);
+        assert_eq!(
+            events,
+            [Ev::Error(Error::Protocol(err)), Ev::CloseTransport]
         );
     }
 
@@ -781,6 +841,14 @@ mod tests {
             [Ev::Error(Error::Protocol(ProtocolError::InvalidUtf8))]
         );
         assert_eq!(sent_close(&s.take_output()), Some(1007));
+        // A broken close after the failure ends the wait as well as a good one.
+        let mut f = open_server(Config::default());
+        feed(&mut f, &cframe(1, true, b"\xFF"));
+        f.take_output();
+        assert_eq!(
+            feed(&mut f, &raw_frame(8, true, 0b010, Some(KEY), b"")),
+            [Ev::CloseTransport]
+        );
         // Even a reserved opcode is skipped over to find the close frame.
         let wire = [
             cframe(5, true, b"junk"),

@@ -184,9 +184,8 @@ function serve(args) {
   );
   if (values.echo && values.broadcast)
     fail("choose one of --echo and --broadcast", 2);
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    fail(`bad port ${values.port}`, 2);
+  const port = /^\d{1,5}$/.test(values.port) ? Number(values.port) : NaN;
+  if (!(port <= 65535)) fail(`bad port ${values.port}`, 2);
   let next = 1;
   const server = new WebSocketServer({
     port,

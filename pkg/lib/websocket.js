@@ -277,8 +277,13 @@ export class WebSocket extends EventTarget {
   _closeWithStatus(code, reason = "") {
     reason = toUSVString(reason);
     const status = checkCloseFrame(clampUint16(code), reason);
-    if (status !== Status.OK)
-      throw usageError(status, `invalid close code ${code} or reason`);
+    if (status !== Status.OK) {
+      const why =
+        status === Status.INVALID_CODE
+          ? `close code ${code} may not be sent`
+          : "close reason is longer than 123 bytes";
+      throw usageError(status, why);
+    }
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     this.#readyState = CLOSING;
     // Behind any Blob still being read, so what was sent first goes first.
