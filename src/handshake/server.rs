@@ -158,6 +158,10 @@ pub fn reject_response(
     let start = out.len();
     out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).as_bytes());
     write_field(out, "Connection", "close");
+    if status == 405 {
+        // RFC 9110 §15.5.6: a 405 lists the methods that are allowed.
+        write_field(out, "Allow", "GET");
+    }
     if status == 426 {
         write_field(out, "Upgrade", "websocket");
         write_field(out, "Sec-WebSocket-Version", VERSION);

@@ -512,3 +512,43 @@ export function swallowUncaughtExceptions() {
     },
   };
 }
+
+/**
+ * Like `duplexPair`, but what is written to one end reaches the other on a
+ * later tick, as with a real socket: a write never runs the peer's `data`
+ * listeners inside the writer's call stack. (Some peers, `ws` among them,
+ * are not re-entrant: `ws` leaks its 30 s close timer when the reply to its
+ * close frame arrives inside its own `close()` call.)
+ */
+export function asyncDuplexPair() {
+  const ends = [];
+  const later = (fn) => process.nextTick(fn);
+  const make = (peer) =>
+    new Duplex({
+      read() {},
+      write(chunk, _encoding, callback) {
+        later(() => {
+          const other = ends[peer];
+          if (!other.destroyed) other.push(chunk);
+        });
+        callback();
+      },
+      final(callback) {
+        later(() => {
+          const other = ends[peer];
+          if (!other.destroyed) other.push(null);
+        });
+        callback();
+      },
+      destroy(error, callback) {
+        later(() => {
+          const other = ends[peer];
+          if (!other.destroyed && !other.readableEnded) other.push(null);
+          if (!other.destroyed) other.end();
+        });
+        callback(error);
+      },
+    });
+  ends.push(make(1), make(0));
+  return ends;
+}
