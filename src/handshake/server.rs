@@ -417,5 +417,8 @@ mod tests {
             reject_response(200, "", &[], &mut Vec::new()),
             Err(UsageError::InvalidStatus(200))
         );
+        let mut out = Vec::new();
+        reject_response(405, "", &[], &mut out).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("\r\nAllow: GET\r\n"));
     }
 }
