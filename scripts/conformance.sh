@@ -27,7 +27,7 @@ if [ ! -x "$work/py2/bin/wstest" ]; then
   python3 -m venv "$work/venv3"
   "$work/venv3/bin/pip" install -q "virtualenv<20.22"
   "$work/venv3/bin/virtualenv" -q -p "$py27" "$work/py2"
-  "$work/py2/bin/pip" install -q --disable-pip-version-check autobahntestsuite 2>&1 | grep -v DEPRECATION || true
+  "$work/py2/bin/pip" install -q --disable-pip-version-check "autobahntestsuite==25.10.1" 2>&1 | grep -v DEPRECATION || true
   [ -x "$work/py2/bin/wstest" ] || die "autobahntestsuite did not install"
 fi
 wstest="$PWD/$work/py2/bin/wstest"
