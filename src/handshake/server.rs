@@ -419,6 +419,8 @@ mod tests {
         );
         let mut out = Vec::new();
         reject_response(405, "", &[], &mut out).unwrap();
-        assert!(String::from_utf8(out).unwrap().contains("\r\nAllow: GET\r\n"));
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("\r\nAllow: GET\r\n"));
     }
 }
