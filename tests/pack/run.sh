@@ -2,7 +2,8 @@
 # Packs pkg/ as npm would publish it, installs the tarball (plus ws@8 from the
 # registry) into a fresh ESM project in a temp dir, and runs a client from the
 # installed package against a `ws` echo server. Also checks the tarball's
-# contents, that the installed types resolve, and that there is no `bin` yet.
+# contents, that the installed types resolve, and that `npx wasmsocket` runs
+# the installed CLI: a `serve` and a `connect` exchanging a line.
 #
 #   bash tests/pack/run.sh          (KEEP=1 keeps the temp dir)
 #
@@ -55,14 +56,15 @@ has() {
   return 1
 }
 for f in package.json README.md index.d.ts lib/browser.js lib/websocket.js lib/engine.js lib/session.js \
-  lib/transport.js lib/events.js lib/node/index.js lib/node/connect.js lib/node/duplex.js \
+  lib/transport.js lib/events.js lib/trace.js lib/node/index.js lib/node/connect.js \
+  lib/node/duplex.js lib/node/server.js bin/wasmsocket.js \
   wasm/wasmsocket.js wasm/wasmsocket_bg.wasm wasm/wasmsocket_scalar_bg.wasm; do
   has "$f" || fail "tarball lacks $f"
 done
 for f in "${files[@]}"; do
   case "$f" in
     package.json | README.md | LICENSE* | index.d.ts | lib/*.js | lib/node/*.js | \
-      wasm/wasmsocket.js | wasm/wasmsocket_bg.wasm | wasm/wasmsocket_scalar_bg.wasm) ;;
+      bin/wasmsocket.js | wasm/wasmsocket.js | wasm/wasmsocket_bg.wasm | wasm/wasmsocket_scalar_bg.wasm) ;;
     *) fail "unexpected file in tarball: $f" ;;
   esac
 done
@@ -83,12 +85,23 @@ npm install --no-audit --no-fund --loglevel=error "$tarball" ws@8 >"$work/instal
 say "installed in $(awk -v a="$install_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s: wasmsocket@$(node -p 'require("./node_modules/wasmsocket/package.json").version'), ws@$(node -p 'require("./node_modules/ws/package.json").version')"
 [[ ! -L node_modules/wasmsocket ]] || fail "node_modules/wasmsocket is a symlink, not the installed tarball"
 
-# No CLI yet: no "bin" in package.json and nothing in node_modules/.bin.
-if node -e 'process.exit(require("./node_modules/wasmsocket/package.json").bin ? 0 : 1)'; then
-  fail "package.json has a 'bin' entry: update this test now that a CLI exists"
-fi
-[[ ! -e node_modules/.bin/wasmsocket ]] || fail "node_modules/.bin/wasmsocket exists, but no CLI is expected yet"
-say "no 'bin' and no node_modules/.bin/wasmsocket: 'npx wasmsocket' is not expected to work yet"
+# The CLI from the tarball: `wasmsocket serve` and `npx wasmsocket connect`.
+[[ -x node_modules/.bin/wasmsocket ]] || fail "node_modules/.bin/wasmsocket is missing"
+npx --no-install wasmsocket --help | grep -q "connect URL" || fail "npx wasmsocket --help printed no usage"
+# Signals go to the bin itself, not to an `npm exec` wrapper around it.
+node_modules/.bin/wasmsocket serve --port 0 >serve.log 2>&1 &
+serve_pid=$!
+for _ in $(seq 1 50); do grep -q "^listening on" serve.log && break; sleep 0.1; done
+cli_url=$(sed -n 's/^listening on //p' serve.log)
+[[ -n "$cli_url" ]] || { kill "$serve_pid"; fail "npx wasmsocket serve did not start: $(cat serve.log)"; }
+cli_out=$( (printf 'over the cli\n'; sleep 1) | timeout 10 npx --no-install wasmsocket connect "$cli_url/x") || {
+  kill "$serve_pid"
+  fail "npx wasmsocket connect failed: $cli_out"
+}
+kill -INT "$serve_pid"
+wait "$serve_pid" || fail "npx wasmsocket serve did not exit cleanly on SIGINT"
+grep -q "^< over the cli$" <<<"$cli_out" || fail "the CLI echo did not come back: $cli_out"
+say "the installed CLI: serve and npx wasmsocket connect exchanged a line and closed cleanly"
 
 # --- run a client from the installed package against ws -----------------
 cat >echo.mjs <<'JS'
