@@ -643,6 +643,9 @@ impl Connection {
     fn check_can_send(&self) -> Result<(), UsageError> {
         match self.phase {
             _ if self.closed => Err(UsageError::InvalidState("the connection is closed")),
+            _ if self.transport_close_requested => {
+                Err(UsageError::InvalidState("the transport is being closed"))
+            }
             Phase::Open if self.close_sent => {
                 Err(UsageError::InvalidState("a close frame was sent"))
             }
@@ -1226,6 +1229,16 @@ mod tests {
             sent,
             [(9, true, vec![1; 125]), (0xA, true, b"heartbeat".to_vec())]
         );
+    }
+
+    #[test]
+    fn nothing_can_be_sent_after_an_abort() {
+        let mut s = open_server(Config::default());
+        s.abort();
+        assert_eq!(drain(&mut s), [Ev::AbortTransport]);
+        assert!(s.send_text("late").is_err());
+        assert!(s.ping(b"").is_err());
+        assert!(s.take_output().is_empty());
     }
 
     #[test]

@@ -90,8 +90,8 @@ pub enum Event<'a> {
     },
     /// The connection is CLOSED; the last event.
     Closed {
-        /// The close code: the peer's, 1005 if its close had none, 1006 if the
-        /// closing handshake did not complete or the connection failed.
+        /// The close code: the peer's if a close frame came (1005 if it had
+        /// none), 1006 if none came or the connection failed (§7.1.5).
         code: u16,
         /// The peer's close reason.
         reason: &'a str,

@@ -1,0 +1,59 @@
+//! Any bytes as a client's opening request: the parser and a server
+//! connection must refuse or accept them without panicking.
+#![no_main]
+
+mod common;
+
+use common::*;
+use libfuzzer_sys::fuzz_target;
+use wasmsocket::handshake::server::{accept_response, parse_request};
+use wasmsocket::handshake::HeadLimits;
+use wasmsocket::{Config, Connection};
+
+fuzz_target!(|data: &[u8]| {
+    let limits = HeadLimits::default();
+    if let Ok(Some((request, len))) = parse_request(data, &limits) {
+        assert!(len <= data.len() && len <= limits.max_head_size);
+        // Whatever was offered can be accepted, echoed back as parsed.
+        let extensions: Vec<String> = request.extensions.iter().map(ToString::to_string).collect();
+        let mut out = Vec::new();
+        accept_response(
+            &request,
+            request.protocols.first().map(String::as_str),
+            Some(&extensions.join(", ")),
+            &[],
+            &mut out,
+        )
+        .expect("accepting what the client offered");
+        assert!(out.starts_with(b"HTTP/1.1 101 ") && out.ends_with(b"\r\n\r\n"));
+    }
+
+    // A server connection fed the same bytes in two reads (cut at a
+    // position taken from the input's first byte), answering as it goes.
+    let (cut, bytes) = match data.split_first() {
+        Some((c, rest)) => ((*c as usize * rest.len()) / 255, rest),
+        None => (0, data),
+    };
+    let mut server = Connection::server(Config::default(), 0);
+    let mut ck = Checker::for_config(server.config());
+    for (i, part) in [&bytes[..cut], &bytes[cut..]].into_iter().enumerate() {
+        server.receive(part, i as u64);
+        ck.drain(&mut server);
+        if ck.request && !ck.opened && !ck.errored {
+            let offered = server
+                .request()
+                .expect("a request")
+                .protocols
+                .first()
+                .cloned();
+            server
+                .accept(offered.as_deref(), None, &[])
+                .expect("accept after Request");
+            ck.drain(&mut server);
+            assert!(ck.opened);
+        }
+    }
+    let out = server.take_output();
+    assert!(out.is_empty() || out.starts_with(b"HTTP/1.1 "));
+    finish(&mut server, &mut ck);
+});
