@@ -116,9 +116,18 @@ export declare class ErrorEvent extends Event {
   readonly error: unknown;
 }
 
-declare const MessageEventClass: typeof globalThis.MessageEvent;
-type MessageEventClass = globalThis.MessageEvent;
-export { MessageEventClass as MessageEvent };
+/** `message` events (and the non-standard `ping`/`pong`, whose data is a Uint8Array). */
+export declare class MessageEvent<T = any> extends Event {
+  constructor(
+    type: string,
+    init?: EventInitLike & { data?: T; origin?: string },
+  );
+  readonly data: T;
+  readonly origin: string;
+  readonly lastEventId: string;
+  readonly source: null;
+  readonly ports: readonly unknown[];
+}
 
 interface WebSocketEventMap {
   open: Event;

@@ -1,4 +1,4 @@
-// The DOM event classes a WebSocket fires. Runtimes that have them (browsers,
+// The DOM event classes a WebSocket fires. Runtimes that have CloseEvent (browsers,
 // newer Node) lend theirs; elsewhere these stand in with the same shape.
 
 /** `close` events: how the connection ended. */
@@ -25,33 +25,44 @@ export const CloseEvent =
     }
   };
 
-/** `message` events. Node 20 has MessageEvent; this covers runtimes without it. */
+/** `message` events where the runtime's own is missing or slow. */
+class LightMessageEvent extends Event {
+  #data;
+  #origin;
+  constructor(type, init = {}) {
+    super(type, init);
+    this.#data = init.data ?? null;
+    this.#origin = init.origin === undefined ? "" : String(init.origin);
+  }
+  get data() {
+    return this.#data;
+  }
+  get origin() {
+    return this.#origin;
+  }
+  get lastEventId() {
+    return "";
+  }
+  get source() {
+    return null;
+  }
+  get ports() {
+    return [];
+  }
+}
+
+/**
+ * `message` events (and the non-standard `ping` and `pong`). Browsers lend
+ * their native class; Node's built-in one is written in JS and costs about
+ * twice as much to make, and a socket makes one per message, so Node (and
+ * runtimes without one) get the light class.
+ */
+const isNode =
+  typeof process === "object" && typeof process.versions?.node === "string";
 export const MessageEvent =
-  globalThis.MessageEvent ??
-  class MessageEvent extends Event {
-    #data;
-    #origin;
-    constructor(type, init = {}) {
-      super(type, init);
-      this.#data = init.data ?? null;
-      this.#origin = String(init.origin ?? "");
-    }
-    get data() {
-      return this.#data;
-    }
-    get origin() {
-      return this.#origin;
-    }
-    get lastEventId() {
-      return "";
-    }
-    get source() {
-      return null;
-    }
-    get ports() {
-      return [];
-    }
-  };
+  !isNode && globalThis.MessageEvent
+    ? globalThis.MessageEvent
+    : LightMessageEvent;
 
 /**
  * `error` events. Browsers fire a plain Event; this one also says what went
