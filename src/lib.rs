@@ -31,6 +31,8 @@
 //! transport.write(&ws.take_output());
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod close;
 pub mod config;
 mod connection;
