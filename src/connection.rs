@@ -239,19 +239,60 @@ impl Connection {
     /// Feeds bytes read from the transport. Events and output may follow.
     pub fn receive(&mut self, data: &[u8], now: u64) {
         self.begin(now);
+        let start = self.events.arena.len();
+        self.events.arena.extend_from_slice(data);
+        self.take_input(start, now);
+    }
+
+    /// Room for `len` bytes of transport input, for hosts that write it in
+    /// place (the wasm host copies each chunk straight here): a pointer to
+    /// `len` writable bytes, valid until `commit_input` or any other call.
+    pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
+        self.begin(self.now);
+        let arena = &mut self.events.arena;
+        arena.reserve(len);
+        arena.spare_capacity_mut().as_mut_ptr().cast()
+    }
+
+    /// Takes `len` bytes the host wrote at `input_buffer`.
+    ///
+    /// # Safety
+    /// The host must have written `len` bytes, with `len` no more than it
+    /// asked `input_buffer` for, and made no other call in between.
+    pub unsafe fn commit_input(&mut self, len: usize, now: u64) {
+        let arena = &mut self.events.arena;
+        let start = arena.len();
+        assert!(
+            len <= arena.capacity() - start,
+            "more input than input_buffer reserved"
+        );
+        // SAFETY: the caller wrote these `len` bytes of spare capacity.
+        unsafe { arena.set_len(start + len) };
+        self.now = self.now.max(now);
+        self.take_input(start, now);
+    }
+
+    /// Handles input the host put at `arena[start..]`.
+    fn take_input(&mut self, start: usize, now: u64) {
         if self.closed {
+            self.events.arena.truncate(start);
             return;
         }
         self.last_heard = now;
         self.keepalive_pinged = false;
         match self.phase {
-            Phase::AwaitResponse | Phase::AwaitRequest => {
-                self.head.extend_from_slice(data);
-                self.read_head();
+            Phase::Open => self.read_frames(start),
+            phase => {
+                let input = self.events.arena.split_off(start);
+                match phase {
+                    Phase::AwaitResponse | Phase::AwaitRequest => {
+                        self.head.extend_from_slice(&input);
+                        self.read_head();
+                    }
+                    Phase::AwaitAnswer => self.head.extend_from_slice(&input),
+                    _ => {}
+                }
             }
-            Phase::AwaitAnswer => self.head.extend_from_slice(data),
-            Phase::Open => self.read_frames(data),
-            Phase::Refused => {}
         }
     }
 
@@ -546,7 +587,7 @@ impl Connection {
                 let rest = self.head.split_off(end);
                 self.head = Vec::new();
                 self.open();
-                self.read_frames(&rest);
+                self.read_early_frames(&rest);
             }
             Err(e) => self.fail(Error::Handshake(e)),
         }
@@ -587,7 +628,7 @@ impl Connection {
         self.extensions = extensions.unwrap_or_default().to_owned();
         self.open();
         let early = std::mem::take(&mut self.head);
-        self.read_frames(&early);
+        self.read_early_frames(&early);
         Ok(())
     }
 
@@ -625,9 +666,10 @@ impl Connection {
 
     // ----- the data stream -----
 
-    fn read_frames(&mut self, data: &[u8]) {
+    /// Reads the frames the host put at `arena[start..]`.
+    fn read_frames(&mut self, start: usize) {
         let ext = self.extension.as_deref_mut();
-        let outcome = self.receiver.read(data, &mut self.events, ext);
+        let outcome = self.receiver.read(&mut self.events, start, ext);
         if let Some(e) = outcome.error {
             self.fail(Error::Protocol(e));
         }
@@ -638,6 +680,13 @@ impl Connection {
                 self.closing_handshake_done();
             }
         }
+    }
+
+    /// Reads frames that came with the opening handshake.
+    fn read_early_frames(&mut self, bytes: &[u8]) {
+        let start = self.events.arena.len();
+        self.events.arena.extend_from_slice(bytes);
+        self.read_frames(start);
     }
 
     fn check_can_send(&self) -> Result<(), UsageError> {

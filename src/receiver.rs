@@ -1,11 +1,12 @@
 //! The receiving half of the data stream: transport bytes in, events out.
 //!
-//! Bytes are taken as they come, in chunks of any size. Frame headers are
-//! parsed in place (a header cut by a chunk boundary is carried, at most 13
-//! bytes); payload bytes are unmasked while being copied once, straight from
-//! the chunk into the event arena where the host will read them. Text is
-//! validated as it arrives, so a bad byte fails the connection in the chunk
-//! that carries it. Every rule of §5 that needs connection state is checked
+//! Bytes are taken as they come, in chunks of any size, and read where they
+//! land: the host writes each chunk at the end of the event arena, and the
+//! receiver parses headers, unmasks and validates payloads right there, so the
+//! host later reads each message from where its bytes arrived. Only the
+//! pieces of a fragmented message are moved, to join them; a header cut by a
+//! chunk boundary is carried (at most 13 bytes). Text is validated as it
+//! arrives, so a bad byte fails the connection in the chunk that carries it. Every rule of §5 that needs connection state is checked
 //! here: masking direction, RSV bits, fragmentation, and the size limits,
 //! which are judged from the frame header before any payload is buffered.
 
@@ -46,9 +47,13 @@ struct Message {
     kind: MessageKind,
     /// Arena index of the first byte not yet delivered.
     start: usize,
+    /// Arena index just past the message's bytes so far: where its next
+    /// payload byte belongs.
+    end: usize,
     /// Payload bytes so far (after decoding), for the size limit.
     size: u64,
-    /// Its first frame set the extension's RSV bits.
+    /// Its first frame set the extension's RSV bits; decoded bytes gather in
+    /// `Receiver::decoded` until the message (or a streamed piece) is done.
     encoded: bool,
 }
 
@@ -62,8 +67,11 @@ pub(crate) struct Receiver {
     message: Option<Message>,
     utf8: Utf8Validator,
     control: Vec<u8>,
-    /// Unmasked input for an extension's decoder.
-    scratch: Vec<u8>,
+    /// An extension's output for the message being decoded.
+    decoded: Vec<u8>,
+    /// Arena index past the last byte an event or the message in progress
+    /// still needs; the arena is cut back to it after each read.
+    live_end: usize,
     /// The connection failed: skip data, watch only for a close frame.
     failed: bool,
     /// The stream can no longer be followed; ignore all input.
@@ -85,30 +93,35 @@ impl Receiver {
             message: None,
             utf8: Utf8Validator::new(),
             control: Vec::with_capacity(MAX_CONTROL_PAYLOAD),
-            scratch: Vec::new(),
+            decoded: Vec::new(),
+            live_end: 0,
             failed: false,
             dead: false,
             close_seen: false,
         }
     }
 
-    /// Reads `data`, pushing events into `q`. After an error the rest of
-    /// `data` is still read, skipping everything but a close frame, so the
-    /// stream stays in step and a close that came with the error is seen.
-    pub fn read(&mut self, data: &[u8], q: &mut EventQueue, mut ext: Ext<'_>) -> Outcome {
+    /// Reads the bytes the host put at `q.arena[start..]`, pushing events
+    /// into `q`. After an error the rest is still read, skipping everything
+    /// but a close frame, so the stream stays in step and a close that came
+    /// with the error is seen. The arena is then cut back to what events and
+    /// the message in progress use.
+    pub fn read(&mut self, q: &mut EventQueue, start: usize, mut ext: Ext<'_>) -> Outcome {
         let mut outcome = Outcome::default();
         let close_seen_before = self.close_seen;
-        let mut rest = data;
+        let end = q.arena.len();
+        self.live_end = start;
+        let mut pos = start;
         while !self.dead {
-            match self.read_frames(rest, q, &mut ext) {
+            match self.read_frames(q, pos, end, &mut ext) {
                 Ok(close) => {
                     outcome.close = close;
                     break;
                 }
-                Err((e, used)) => {
-                    self.fail(q);
+                Err((e, at)) => {
+                    self.fail();
                     outcome.error.get_or_insert(e);
-                    rest = &rest[used..];
+                    pos = at;
                 }
             }
         }
@@ -122,48 +135,54 @@ impl Receiver {
         if outcome == Outcome::default() {
             self.deliver_piece(q, false);
         }
+        let keep = self
+            .message
+            .as_ref()
+            .filter(|m| !m.encoded)
+            .map_or(0, |m| m.end);
+        q.arena.truncate(self.live_end.max(keep));
         outcome
     }
 
-    /// Reads frames until `data` is used up or a close frame ends the
-    /// stream; an error comes with how much of `data` was used.
+    /// Reads frames from `q.arena[pos..end]` until the input is used up or
+    /// a close frame ends the stream; an error comes with where reading
+    /// stopped.
     fn read_frames(
         &mut self,
-        data: &[u8],
         q: &mut EventQueue,
+        mut pos: usize,
+        end: usize,
         ext: &mut Ext<'_>,
     ) -> Result<Option<CloseFrame>, (ProtocolError, usize)> {
-        let mut pos = 0;
         loop {
             if self.frame.is_none() {
-                let (header, used) = match self.next_header(&data[pos..]) {
+                let (header, used) = match self.next_header(&q.arena[pos..end]) {
                     Ok(Some(h)) => h,
                     Ok(None) => return Ok(None),
                     Err(e) => {
                         self.dead = true;
-                        return Err((e, data.len()));
+                        return Err((e, end));
                     }
                 };
-                let preview = &data[pos + used..];
                 pos += used;
-                self.begin_frame(header, preview, q, ext)
+                self.begin_frame(header, pos, end, q, ext)
                     .map_err(|e| (e, pos))?;
                 if self.dead {
                     return Ok(None);
                 }
             }
             let frame = self.frame.as_ref().expect("a frame is being read");
-            let want = (frame.len - frame.read).min((data.len() - pos) as u64) as usize;
-            let want = self.streaming_cap(want, q);
-            let chunk = &data[pos..pos + want];
+            let want = (frame.len - frame.read).min((end - pos) as u64) as usize;
+            let want = self.streaming_cap(want);
+            self.payload(pos, want, q, ext)
+                .map_err(|e| (e, pos + want))?;
             pos += want;
-            self.payload(chunk, q, ext).map_err(|e| (e, pos))?;
             let frame = self.frame.as_ref().expect("a frame is being read");
             if frame.read == frame.len {
                 if let Some(close) = self.end_frame(q).map_err(|e| (e, pos))? {
                     return Ok(Some(close));
                 }
-            } else if pos == data.len() {
+            } else if pos == end {
                 return Ok(None);
             }
         }
@@ -200,14 +219,15 @@ impl Receiver {
     fn begin_frame(
         &mut self,
         h: FrameHeader,
-        preview: &[u8],
+        pos: usize,
+        end: usize,
         q: &mut EventQueue,
         ext: &mut Ext<'_>,
     ) -> Result<(), ProtocolError> {
         if self.config.trace_frames {
-            let n = (h.payload_len.min(TRACE_PREVIEW as u64) as usize).min(preview.len());
+            let n = (h.payload_len.min(TRACE_PREVIEW as u64) as usize).min(end - pos);
             let mut shown = [0u8; TRACE_PREVIEW];
-            shown[..n].copy_from_slice(&preview[..n]);
+            shown[..n].copy_from_slice(&q.arena[pos..pos + n]);
             if let Some(key) = h.mask {
                 mask::apply(&mut shown[..n], key, 0);
             }
@@ -238,7 +258,7 @@ impl Receiver {
             }
             return Ok(());
         }
-        match checked.and_then(|op| self.judge(op, &h, q, ext)) {
+        match checked.and_then(|op| self.judge(op, &h, pos, ext)) {
             Ok(()) => {
                 self.frame.as_mut().expect("frame set above").skip = false;
                 Ok(())
@@ -263,7 +283,7 @@ impl Receiver {
         &mut self,
         op: OpCode,
         h: &FrameHeader,
-        q: &mut EventQueue,
+        pos: usize,
         ext: &mut Ext<'_>,
     ) -> Result<(), ProtocolError> {
         match (self.role, h.mask.is_some()) {
@@ -285,16 +305,18 @@ impl Receiver {
             self.control.clear();
             Ok(())
         } else {
-            self.begin_data(op, h, owned, q)
+            self.begin_data(op, h, owned, pos)
         }
     }
 
+    /// `pos` is where the frame's payload starts in the arena: a new message
+    /// is read in place from there.
     fn begin_data(
         &mut self,
         op: OpCode,
         h: &FrameHeader,
         owned: u8,
-        q: &EventQueue,
+        pos: usize,
     ) -> Result<(), ProtocolError> {
         match (op, &self.message) {
             (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
@@ -310,13 +332,15 @@ impl Receiver {
         }
         if op != OpCode::Continuation {
             self.utf8 = Utf8Validator::new();
+            self.decoded.clear();
             self.message = Some(Message {
                 kind: if op == OpCode::Text {
                     MessageKind::Text
                 } else {
                     MessageKind::Binary
                 },
-                start: q.arena.len(),
+                start: pos,
+                end: pos,
                 size: 0,
                 encoded: h.rsv & owned != 0,
             });
@@ -335,69 +359,74 @@ impl Receiver {
 
     /// In streaming mode, reads at most what fits in the next piece, so no
     /// piece exceeds `receive_buffer_size` (decoded messages excepted).
-    fn streaming_cap(&self, want: usize, q: &EventQueue) -> usize {
+    fn streaming_cap(&self, want: usize) -> usize {
         match (&self.message, &self.frame) {
             (Some(m), Some(f))
                 if self.config.streaming && !m.encoded && !f.skip && !f.op.is_control() =>
             {
-                let held = q.arena.len() - m.start;
+                let held = m.end - m.start;
                 want.min(self.config.receive_buffer_size.saturating_sub(held).max(1))
             }
             _ => want,
         }
     }
 
-    /// Takes the next payload bytes of the current frame.
+    /// Takes the `n` payload bytes at `q.arena[pos..]`: unmasks them where
+    /// they are and, if earlier pieces of the message lie elsewhere, moves
+    /// them up to join those.
     fn payload(
         &mut self,
-        chunk: &[u8],
+        pos: usize,
+        n: usize,
         q: &mut EventQueue,
         ext: &mut Ext<'_>,
     ) -> Result<(), ProtocolError> {
         let frame = self.frame.as_mut().expect("a frame is being read");
         let offset = frame.read as usize;
-        frame.read += chunk.len() as u64;
+        frame.read += n as u64;
         if frame.skip {
             return Ok(());
         }
+        let piece = &mut q.arena[pos..pos + n];
+        if let Some(key) = frame.mask {
+            mask::apply(piece, key, offset);
+        }
         if frame.op.is_control() {
-            let start = self.control.len();
-            self.control.extend_from_slice(chunk);
-            if let Some(key) = frame.mask {
-                mask::apply(&mut self.control[start..], key, offset);
-            }
+            self.control.extend_from_slice(piece);
             return Ok(());
         }
         let last_piece = frame.fin && frame.read == frame.len;
-        let key = frame.mask;
         let message = self.message.as_mut().expect("a message is open");
-        let before = q.arena.len();
-        if message.encoded {
-            self.scratch.clear();
-            self.scratch.extend_from_slice(chunk);
-            if let Some(key) = key {
-                mask::apply(&mut self.scratch, key, offset);
-            }
+        let at = if message.encoded {
+            let before = self.decoded.len();
             let ext = ext.as_mut().expect("encoded messages have an extension");
-            ext.decode(&self.scratch, last_piece, &mut q.arena)?;
-        } else if let Some(key) = key {
-            mask::extend_masked(&mut q.arena, chunk, key, offset);
+            ext.decode(piece, last_piece, &mut self.decoded)?;
+            message.size += (self.decoded.len() - before) as u64;
+            before
         } else {
-            q.arena.extend_from_slice(chunk);
-        }
-        message.size += (q.arena.len() - before) as u64;
+            if message.end != pos {
+                q.arena.copy_within(pos..pos + n, message.end);
+            }
+            message.end += n;
+            message.size += n as u64;
+            message.end - n
+        };
         if message.size > self.config.max_message_size {
             return Err(ProtocolError::MessageTooBig {
                 limit: self.config.max_message_size,
             });
         }
         if message.kind == MessageKind::Text && self.config.validate_utf8 {
+            let fresh = if message.encoded {
+                &self.decoded[at..]
+            } else {
+                &q.arena[at..message.end]
+            };
             self.utf8
-                .feed(&q.arena[before..])
+                .feed(fresh)
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
-        if self.config.streaming && q.arena.len() - message.start >= self.config.receive_buffer_size
-        {
+        if self.config.streaming && message.end - message.start >= self.config.receive_buffer_size {
             self.deliver_piece(q, false);
         }
         Ok(())
@@ -447,38 +476,66 @@ impl Receiver {
         if self.config.streaming {
             self.deliver_piece(q, true);
         } else {
-            let len = q.arena.len() - message.start;
+            self.place_decoded(q);
+            let message = self.message.as_ref().expect("a message is open");
+            let len = message.end - message.start;
             q.push_arena(tag::MESSAGE, message.kind as u32, message.start, len);
+            self.live_end = self.live_end.max(message.end);
         }
         self.message = None;
         Ok(())
     }
 
+    /// Moves what an extension decoded to the end of the arena, where the
+    /// event can point at it (after all the input still to be read).
+    fn place_decoded(&mut self, q: &mut EventQueue) {
+        let Some(message) = self.message.as_mut().filter(|m| m.encoded) else {
+            return;
+        };
+        message.start = q.arena.len();
+        q.arena.extend_from_slice(&self.decoded);
+        message.end = q.arena.len();
+        self.decoded.clear();
+    }
+
     /// Streaming mode: hands over what has arrived of the message so far,
     /// keeping back the bytes of a character not yet complete.
     fn deliver_piece(&mut self, q: &mut EventQueue, fin: bool) {
-        if !self.config.streaming {
+        if !self.config.streaming || self.message.is_none() {
             return;
         }
-        let Some(message) = self.message.as_mut() else {
-            return;
+        let pending = if fin { 0 } else { self.utf8.pending() };
+        // Decoded text keeps its unfinished character in `decoded`.
+        let keep: Vec<u8> = match self.message.as_ref() {
+            Some(m) if m.encoded => {
+                let cut = self.decoded.len() - pending;
+                self.decoded.split_off(cut)
+            }
+            _ => Vec::new(),
         };
-        let end = q.arena.len() - if fin { 0 } else { self.utf8.pending() };
+        self.place_decoded(q);
+        let message = self.message.as_mut().expect("a message is open");
+        let end = message.end - if message.encoded { 0 } else { pending };
         if end == message.start && !fin {
+            self.decoded = keep;
             return;
         }
         let arg = message.kind as u32 | if fin { 0x100 } else { 0 };
         q.push_arena(tag::FRAGMENT, arg, message.start, end - message.start);
+        self.live_end = self.live_end.max(end);
         message.start = end;
+        if message.encoded {
+            message.start = message.end;
+        }
+        self.decoded = keep;
     }
 
     /// The connection failed: from now on only a close frame is looked for.
-    /// Nothing of the message that was being assembled is delivered.
-    fn fail(&mut self, q: &mut EventQueue) {
+    /// Nothing of the message that was being assembled is delivered (its
+    /// bytes are dropped when the arena is cut back).
+    fn fail(&mut self) {
         self.failed = true;
-        if let Some(m) = self.message.take() {
-            q.arena.truncate(m.start);
-        }
+        self.message = None;
         if let Some(f) = self.frame.as_mut() {
             f.skip = f.op != OpCode::Close || f.skip;
         }
@@ -492,13 +549,17 @@ impl Receiver {
     /// Arena index from which bytes are still needed: the undelivered part of
     /// a message being assembled.
     pub fn keep_from(&self, q: &EventQueue) -> usize {
-        self.message.as_ref().map_or(q.arena.len(), |m| m.start)
+        self.message
+            .as_ref()
+            .filter(|m| !m.encoded)
+            .map_or(q.arena.len(), |m| m.start)
     }
 
     /// The arena was compacted by `shift` bytes.
     pub fn shifted(&mut self, shift: usize) {
-        if let Some(m) = self.message.as_mut() {
+        if let Some(m) = self.message.as_mut().filter(|m| !m.encoded) {
             m.start -= shift;
+            m.end -= shift;
         }
     }
 
@@ -1000,6 +1061,51 @@ mod tests {
                 0b100
             )))]
         );
+    }
+
+    #[test]
+    fn extensions_decode_fragmented_and_streamed_messages() {
+        let inv = |b: &[u8]| -> Vec<u8> { b.iter().map(|x| !x).collect() };
+        let wire = [
+            raw_frame(1, false, 0b100, Some(KEY), &inv("κό".as_bytes())),
+            cframe(9, true, b"p"),
+            cframe(0, false, &inv("σμ".as_bytes())),
+            cframe(0, true, &inv(b"e!")),
+            cframe(2, true, b"plain after"),
+        ]
+        .concat();
+        for streaming in [false, true] {
+            for cut in 0..wire.len() {
+                let mut s = open_server(Config {
+                    streaming,
+                    ..Config::default()
+                });
+                s.set_extension(Box::new(Invert));
+                let mut events = feed(&mut s, &wire[..cut]);
+                events.extend(feed(&mut s, &wire[cut..]));
+                let mut text = Vec::new();
+                let mut rest = Vec::new();
+                for e in events {
+                    match e {
+                        Ev::Fragment(Text, piece, _) => {
+                            assert!(std::str::from_utf8(&piece).is_ok(), "cut {cut}");
+                            text.extend(piece);
+                        }
+                        Ev::Message(Text, whole) => text.extend(whole),
+                        Ev::Fragment(Binary, piece, _) => rest.extend(piece),
+                        Ev::Message(Binary, whole) => rest.extend(whole),
+                        Ev::Ping(_) => {}
+                        other => panic!("{other:?}"),
+                    }
+                }
+                assert_eq!(
+                    text,
+                    "κόσμe!".as_bytes(),
+                    "streaming {streaming}, cut {cut}"
+                );
+                assert_eq!(rest, b"plain after");
+            }
+        }
     }
 
     #[test]

@@ -309,7 +309,22 @@ impl Engine {
         &*self.report as *const Report as u32
     }
 
-    /// A staging area of at least `len` bytes for the next call's input; its address.
+    /// Room for `len` bytes of transport input, written in place where the
+    /// engine will parse them; its address, valid until `receive`.
+    pub fn input(&mut self, len: usize) -> u32 {
+        self.start();
+        self.conn.input_buffer(len) as u32
+    }
+
+    /// Takes `len` bytes of transport input the host wrote at `input`.
+    pub fn receive(&mut self, len: usize, now: f64) {
+        // SAFETY: the JS host writes `len` bytes at the address `input(len)`
+        // returned and calls nothing else in between (engine.js `receive`).
+        unsafe { self.conn.commit_input(len, now_ms(now)) };
+        self.finish();
+    }
+
+    /// A staging area of at least `len` bytes for an outgoing payload; its address.
     pub fn buffer(&mut self, len: usize) -> u32 {
         if self.staging.len() < len {
             self.staging.resize(len, 0);
@@ -319,15 +334,6 @@ impl Engine {
 
     fn staged(&self, len: usize) -> &[u8] {
         &self.staging[..len.min(self.staging.len())]
-    }
-
-    /// Hands the engine `len` bytes from the transport, staged in `buffer`.
-    pub fn receive(&mut self, len: usize, now: f64) {
-        self.start();
-        let data = std::mem::take(&mut self.staging);
-        self.conn.receive(&data[..len.min(data.len())], now_ms(now));
-        self.staging = data;
-        self.finish();
     }
 
     /// The transport ended or failed.

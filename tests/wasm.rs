@@ -76,10 +76,10 @@ fn output(e: &mut Engine) -> Vec<u8> {
     )
 }
 
-/// What JS does with a transport chunk.
+/// What JS does with a transport chunk: write it where `input` says, in place.
 fn feed(e: &mut Engine, chunk: &[u8]) -> Vec<Decoded> {
-    let ptr = e.buffer(chunk.len()) as usize;
-    // SAFETY: `buffer` returned room for `chunk.len()` bytes at `ptr`.
+    let ptr = e.input(chunk.len()) as usize;
+    // SAFETY: `input` returned room for `chunk.len()` bytes at `ptr`.
     unsafe { std::ptr::copy_nonoverlapping(chunk.as_ptr(), ptr as *mut u8, chunk.len()) };
     e.receive(chunk.len(), 0.0);
     events(e)

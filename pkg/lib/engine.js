@@ -244,7 +244,7 @@ export class Engine {
 
   /** Feeds a chunk read from the transport. */
   receive(chunk, now) {
-    const ptr = this.#w.buffer(chunk.length);
+    const ptr = this.#w.input(chunk.length);
     this.#sync();
     this.#u8.set(chunk, ptr);
     this.#w.receive(chunk.length, now);
