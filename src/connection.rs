@@ -26,7 +26,7 @@ use crate::handshake::client::{self, ClientRequest, Response};
 use crate::handshake::server::{self, Request};
 use crate::handshake::{find_head_end, HandshakeError, Header};
 use crate::receiver::Receiver;
-use crate::sender::Sender;
+use crate::sender::{Sender, Slot};
 
 /// The WHATWG `readyState` of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +102,8 @@ pub struct Connection {
     close_deadline: Option<u64>,
     last_heard: u64,
     keepalive_pinged: bool,
+    /// Output room handed out by `message_buffer`, awaiting `commit_message`.
+    slot: Option<Slot>,
 }
 
 impl Connection {
@@ -171,6 +173,7 @@ impl Connection {
             close_deadline: None,
             last_heard: now,
             keepalive_pinged: false,
+            slot: None,
         }
     }
 
@@ -721,6 +724,41 @@ impl Connection {
         let ext = self.extension.as_deref_mut();
         self.sender
             .message(&mut self.out, &mut self.events, kind, data, ext)
+    }
+
+    /// Room in the output for a message of up to `max_len` bytes that the
+    /// host writes in place (the wasm host encodes text straight into it): a
+    /// pointer valid until `commit_message` or any other call.
+    pub fn message_buffer(&mut self, max_len: usize) -> *mut u8 {
+        self.begin(self.now);
+        let slot = self.sender.reserve(&mut self.out, max_len);
+        self.slot = Some(slot);
+        // SAFETY: `reserve` made room for the header and `max_len` bytes.
+        unsafe { self.out.as_mut_ptr().add(slot.payload_at()) }
+    }
+
+    /// Sends the message of `len` bytes the host wrote at `message_buffer`.
+    ///
+    /// # Safety
+    /// The host must have written `len` bytes, no more than it asked
+    /// `message_buffer` for, and made no other call in between. Text must
+    /// be UTF-8.
+    pub unsafe fn commit_message(
+        &mut self,
+        kind: MessageKind,
+        len: usize,
+    ) -> Result<(), UsageError> {
+        let slot = self
+            .slot
+            .take()
+            .ok_or(UsageError::InvalidState("no message_buffer to commit"))?;
+        self.check_can_send()?;
+        let ext = self.extension.as_deref_mut();
+        // SAFETY: the slot is the last one reserved, and the caller wrote the payload.
+        unsafe {
+            self.sender
+                .commit(&mut self.out, &mut self.events, slot, kind, len, ext)
+        }
     }
 
     /// Sends the next piece of a message sent piece by piece; `fin` ends it.

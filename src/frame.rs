@@ -143,26 +143,39 @@ impl FrameHeader {
         2 + len_bytes + if self.mask.is_some() { 4 } else { 0 }
     }
 
-    /// Appends the header to `out`, choosing the shortest length encoding (§5.2
-    /// requires the minimal one).
-    pub fn write(&self, out: &mut Vec<u8>) {
-        let b0 = (self.fin as u8) << 7 | (self.rsv & 0x7) << 4 | (self.opcode & 0xF);
+    /// The header's bytes, with the shortest length encoding (§5.2 requires
+    /// the minimal one): the array and how much of it is used.
+    pub fn encode(&self) -> ([u8; MAX_HEADER_LEN], usize) {
+        let mut b = [0u8; MAX_HEADER_LEN];
+        b[0] = (self.fin as u8) << 7 | (self.rsv & 0x7) << 4 | (self.opcode & 0xF);
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        out.push(b0);
-        match self.payload_len {
-            n @ 0..=125 => out.push(mask_bit | n as u8),
-            n @ 126..=0xFFFF => {
-                out.push(mask_bit | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
+        let mut n = match self.payload_len {
+            len @ 0..=125 => {
+                b[1] = mask_bit | len as u8;
+                2
             }
-            n => {
-                out.push(mask_bit | 127);
-                out.extend_from_slice(&n.to_be_bytes());
+            len @ 126..=0xFFFF => {
+                b[1] = mask_bit | 126;
+                b[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+                4
             }
-        }
+            len => {
+                b[1] = mask_bit | 127;
+                b[2..10].copy_from_slice(&len.to_be_bytes());
+                10
+            }
+        };
         if let Some(key) = self.mask {
-            out.extend_from_slice(&key);
+            b[n..n + 4].copy_from_slice(&key);
+            n += 4;
         }
+        (b, n)
+    }
+
+    /// Appends the header to `out`.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let (bytes, n) = self.encode();
+        out.extend_from_slice(&bytes[..n]);
     }
 }
 

@@ -9,10 +9,28 @@ use rand_chacha::ChaCha12Rng;
 use rand_core::{Rng, SeedableRng};
 
 use crate::error::UsageError;
-use crate::event::{EventQueue, FrameInfo, MessageKind};
+use crate::event::{EventQueue, FrameInfo, MessageKind, TRACE_PREVIEW};
 use crate::extension::Extension;
 use crate::frame::{FrameHeader, OpCode};
 use crate::mask;
+
+/// Room reserved in the output for a message the host writes in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    /// Where the frame starts in the output.
+    base: usize,
+    /// Bytes kept for the header: enough for the longest payload allowed.
+    header_room: usize,
+    /// The longest payload allowed.
+    capacity: usize,
+}
+
+impl Slot {
+    /// Output index where the host writes the payload.
+    pub fn payload_at(&self) -> usize {
+        self.base + self.header_room
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Sender {
@@ -62,6 +80,90 @@ impl Sender {
         if self.trace {
             q.push_frame(FrameInfo::of(&header, true), payload);
         }
+    }
+
+    /// Reserves room at the end of `out` for a message of up to `max_len`
+    /// bytes that the host writes in place: header room for that length
+    /// (zeroed), then the payload's.
+    pub fn reserve(&self, out: &mut Vec<u8>, max_len: usize) -> Slot {
+        let longest = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: 0,
+            mask: self.keys.as_ref().map(|_| [0; 4]),
+            payload_len: max_len as u64,
+        };
+        let header_room = longest.encoded_len();
+        out.reserve(header_room + max_len);
+        for b in &mut out.spare_capacity_mut()[..header_room] {
+            b.write(0);
+        }
+        Slot {
+            base: out.len(),
+            header_room,
+            capacity: max_len,
+        }
+    }
+
+    /// Completes a message of `len` bytes the host wrote at `slot`: writes
+    /// its header (shortest form) right before the payload, closing any gap,
+    /// and masks the payload where it is. Messages that need an extension,
+    /// splitting into frames, or that a fragmented send blocks, take the
+    /// general path.
+    ///
+    /// # Safety
+    /// `slot` is the last one `reserve` gave for `out`, `out` has not changed
+    /// since, and the host wrote `len` (at most `slot.capacity`) bytes at
+    /// `slot.payload_at()`.
+    pub unsafe fn commit(
+        &mut self,
+        out: &mut Vec<u8>,
+        q: &mut EventQueue,
+        slot: Slot,
+        kind: MessageKind,
+        len: usize,
+        ext: Option<&mut (dyn Extension + 'static)>,
+    ) -> Result<(), UsageError> {
+        assert!(
+            len <= slot.capacity && out.len() == slot.base,
+            "a stale message slot"
+        );
+        let at = slot.payload_at();
+        // SAFETY: the header room was zeroed by `reserve` and the host wrote
+        // the payload, so all of `base..at + len` is initialized.
+        unsafe { out.set_len(at + len) };
+        if ext.is_some() || len > self.frame_size || self.fragmenting.is_some() {
+            let payload = out.split_off(at);
+            out.truncate(slot.base);
+            return self.message(out, q, kind, &payload, ext);
+        }
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: kind as u8,
+            mask: self.keys.as_mut().map(|rng| rng.next_u32().to_ne_bytes()),
+            payload_len: len as u64,
+        };
+        let (bytes, n) = header.encode();
+        out[slot.base..slot.base + n].copy_from_slice(&bytes[..n]);
+        let payload_at = slot.base + n;
+        if payload_at != at {
+            out.copy_within(at..at + len, payload_at);
+            out.truncate(payload_at + len);
+        }
+        if let Some(key) = header.mask {
+            mask::apply(&mut out[payload_at..], key, 0);
+        }
+        if self.trace {
+            let shown = len.min(TRACE_PREVIEW);
+            let mut preview = [0u8; TRACE_PREVIEW];
+            preview[..shown].copy_from_slice(&out[payload_at..payload_at + shown]);
+            if let Some(key) = header.mask {
+                mask::apply(&mut preview[..shown], key, 0);
+            }
+            q.push_frame(FrameInfo::of(&header, true), &preview[..shown]);
+        }
+        Ok(())
     }
 
     /// Writes a whole message, through the extension if one is installed, as
@@ -218,6 +320,73 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, [0x82, 0x00]);
+    }
+
+    /// What a host writing in place does: reserve, write, commit.
+    fn in_place(s: &mut Sender, out: &mut Vec<u8>, max: usize, payload: &[u8]) {
+        let slot = s.reserve(out, max);
+        let gap = slot.payload_at() - out.len();
+        out.spare_capacity_mut()[gap..][..payload.len()]
+            .iter_mut()
+            .zip(payload)
+            .for_each(|(d, b)| {
+                d.write(*b);
+            });
+        // SAFETY: the payload was written at the slot just reserved.
+        unsafe {
+            s.commit(
+                out,
+                &mut EventQueue::default(),
+                slot,
+                MessageKind::Text,
+                payload.len(),
+                None,
+            )
+        }
+        .unwrap();
+    }
+
+    #[test]
+    fn messages_written_in_place_get_the_shortest_header() {
+        for (max, len) in [
+            (10, 10),
+            (300, 5),
+            (70_000, 200),
+            (70_000, 70_000),
+            (125, 0),
+        ] {
+            for seed in [None, Some([3; 32])] {
+                let mut s = Sender::new(seed, usize::MAX, false);
+                let mut out = vec![0xEE];
+                let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                in_place(&mut s, &mut out, max, &payload);
+                let mut expected = vec![0xEE];
+                let mut reference = Sender::new(seed, usize::MAX, false);
+                reference
+                    .message(
+                        &mut expected,
+                        &mut EventQueue::default(),
+                        MessageKind::Text,
+                        &payload,
+                        None,
+                    )
+                    .unwrap();
+                assert_eq!(
+                    out,
+                    expected,
+                    "max {max}, len {len}, masked {}",
+                    seed.is_some()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn messages_written_in_place_still_split_at_the_send_buffer_size() {
+        let mut s = Sender::new(None, 4, false);
+        let mut out = Vec::new();
+        in_place(&mut s, &mut out, 10, b"0123456789");
+        assert_eq!(frames(&out).len(), 3);
     }
 
     #[test]

@@ -368,15 +368,21 @@ impl Engine {
         self.finish();
     }
 
-    /// Sends a message of `len` staged bytes; kind 1 is text (UTF-8 from
-    /// `TextEncoder`), 2 binary.
-    pub fn send(&mut self, kind: u8, len: usize) -> u32 {
+    /// Room in the output for a message of up to `max_len` bytes, which JS
+    /// writes in place (text straight from `TextEncoder.encodeInto`); its
+    /// address, valid until `commit_message`.
+    pub fn message_buffer(&mut self, max_len: usize) -> u32 {
         self.start();
-        let data = std::mem::take(&mut self.staging);
-        let r = self
-            .conn
-            .send(message_kind(kind), &data[..len.min(data.len())]);
-        self.staging = data;
+        self.conn.message_buffer(max_len) as u32
+    }
+
+    /// Sends the message of `len` bytes written at `message_buffer`; kind 1
+    /// is text (UTF-8 from `TextEncoder`), 2 binary.
+    pub fn commit_message(&mut self, kind: u8, len: usize) -> u32 {
+        // No `start()` here: the output must not move between the two calls.
+        // SAFETY: the JS host wrote `len` bytes at the address `message_buffer`
+        // returned and called nothing else in between (engine.js `send`).
+        let r = unsafe { self.conn.commit_message(message_kind(kind), len) };
         self.done(r)
     }
 

@@ -69,6 +69,8 @@ const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 export const text = {
   view: (buffer) => new Uint8Array(buffer),
   decode: (view, start, end) => decoder.decode(view.subarray(start, end)),
+  /** The UTF-8 length of a string, where the runtime can tell it cheaply. */
+  byteLength: null,
 };
 
 /** Strings longer than this are encoded to exact size first, so the staging
@@ -294,11 +296,36 @@ export class Engine {
     return encoder.encodeInto(data, this.#u8.subarray(ptr, ptr + max)).written;
   }
 
-  /** Sends a message: a string as text, a Uint8Array as binary. Returns a Status. */
+  /** Sends a message: a string as text, a Uint8Array as binary. Returns a
+   * Status. The payload is written straight into the engine's output. */
   send(data) {
-    const len = this.#stage(data);
+    if (typeof data !== "string") return this.#sendBytes(BINARY, data);
+    const exact = text.byteLength;
+    if (data.length > ENCODE_INTO_LIMIT && !exact) {
+      return this.#sendBytes(TEXT, encoder.encode(data));
+    }
+    // Room for the longest encoding, or the exact length where it is cheap
+    // to know (long strings, so the room is not three times too big).
+    const max = data.length > 1024 && exact ? exact(data) : data.length * 3;
+    const ptr = this.#w.message_buffer(max);
+    this.#sync();
+    const { written } = encoder.encodeInto(
+      data,
+      this.#u8.subarray(ptr, ptr + max),
+    );
+    return this.#commit(TEXT, written);
+  }
+
+  #sendBytes(kind, bytes) {
+    const ptr = this.#w.message_buffer(bytes.byteLength);
+    this.#sync();
+    this.#u8.set(bytes, ptr);
+    return this.#commit(kind, bytes.byteLength);
+  }
+
+  #commit(kind, len) {
     this.lastLength = len;
-    const s = this.#w.send(typeof data === "string" ? TEXT : BINARY, len);
+    const s = this.#w.commit_message(kind, len);
     this.#collect();
     return s;
   }

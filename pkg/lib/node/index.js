@@ -23,6 +23,7 @@ platform.dial = (url, options) => connectTransport(url, options.tls);
 // Buffer's UTF-8 decoding beats TextDecoder by 2x on short strings.
 text.view = (buffer) => Buffer.from(buffer);
 text.decode = (view, start, end) => view.utf8Slice(start, end);
+text.byteLength = (s) => Buffer.byteLength(s, "utf8");
 platform.adapt = (t) => (isDuplex(t) ? duplexTransport(t) : undefined);
 
 export {
