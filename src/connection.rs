@@ -202,7 +202,8 @@ impl Connection {
         }
     }
 
-    /// Server: the client's opening request, once `Event::Request` was given.
+    /// Server: the client's opening request, from `Event::Request` until it
+    /// is answered (`accept` or `reject`), after which it is let go.
     pub fn request(&self) -> Option<&Request> {
         self.request.as_ref()
     }
@@ -287,6 +288,10 @@ impl Connection {
             Phase::Open => self.read_frames(start),
             phase => {
                 let input = self.events.arena.split_off(start);
+                if self.events.arena.is_empty() {
+                    // Handshake bytes live in `head`; an idle arena holds nothing.
+                    self.events.arena = Vec::new();
+                }
                 match phase {
                     Phase::AwaitResponse | Phase::AwaitRequest => {
                         self.head.extend_from_slice(&input);
@@ -589,6 +594,7 @@ impl Connection {
                 self.protocol = negotiated.protocol.unwrap_or_default();
                 let rest = self.head.split_off(end);
                 self.head = Vec::new();
+                self.client = None;
                 self.open();
                 self.read_early_frames(&rest);
             }
@@ -629,6 +635,7 @@ impl Connection {
         }
         self.protocol = protocol.unwrap_or_default().to_owned();
         self.extensions = extensions.unwrap_or_default().to_owned();
+        self.request = None;
         self.open();
         let early = std::mem::take(&mut self.head);
         self.read_early_frames(&early);
@@ -664,6 +671,7 @@ impl Connection {
         self.phase = Phase::Refused;
         self.handshake_deadline = None;
         self.head = Vec::new();
+        self.request = None;
         self.request_transport_close(self.role == Role::Server);
     }
 

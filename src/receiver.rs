@@ -15,7 +15,7 @@ use crate::config::{Config, Role};
 use crate::error::ProtocolError;
 use crate::event::{tag, EventQueue, FrameInfo, MessageKind, TRACE_PREVIEW};
 use crate::extension::Extension;
-use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
 use crate::mask;
 use crate::utf8::Utf8Validator;
 
@@ -92,7 +92,7 @@ impl Receiver {
             frame: None,
             message: None,
             utf8: Utf8Validator::new(),
-            control: Vec::with_capacity(MAX_CONTROL_PAYLOAD),
+            control: Vec::new(),
             decoded: Vec::new(),
             live_end: 0,
             failed: false,

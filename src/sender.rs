@@ -34,8 +34,9 @@ impl Slot {
 
 #[derive(Debug)]
 pub(crate) struct Sender {
-    /// Masking keys; `None` for servers and for clients with masking disabled.
-    keys: Option<ChaCha12Rng>,
+    /// Masking keys; `None` for servers and for clients with masking
+    /// disabled. Boxed: a server should not carry a generator it never uses.
+    keys: Option<Box<ChaCha12Rng>>,
     /// Largest payload per outgoing data frame.
     frame_size: usize,
     trace: bool,
@@ -47,7 +48,7 @@ impl Sender {
     /// A sender that masks with keys from `seed` when `seed` is given.
     pub fn new(seed: Option<[u8; 32]>, frame_size: usize, trace: bool) -> Self {
         Sender {
-            keys: seed.map(ChaCha12Rng::from_seed),
+            keys: seed.map(|s| Box::new(ChaCha12Rng::from_seed(s))),
             frame_size,
             trace,
             fragmenting: None,

@@ -91,11 +91,21 @@ export function frameRecord(arg, payload) {
   };
 }
 
-let mem = null;
+/**
+ * Views of the one wasm memory every engine shares, made again only when
+ * the memory grows (which detaches the old ones).
+ */
+const mem = { memory: null, buffer: null, view: null, u8: null, text: null };
 
-function wasmMemory() {
-  mem ??= wasm_memory();
-  return mem;
+function sync() {
+  mem.memory ??= wasm_memory();
+  const b = mem.memory.buffer;
+  if (b !== mem.buffer) {
+    mem.buffer = b;
+    mem.view = new DataView(b);
+    mem.u8 = new Uint8Array(b);
+    mem.text = text.view(b);
+  }
 }
 
 /** Engine options in the shape of `EngineConfig`; unset fields keep defaults. */
@@ -135,10 +145,6 @@ export class Engine {
   lastLength = 0;
   #w;
   #report;
-  #buffer = null;
-  #view = null;
-  #u8 = null;
-  #text = null;
 
   constructor(wasm) {
     this.#w = wasm;
@@ -168,20 +174,10 @@ export class Engine {
     return new Engine(WasmEngine.server(config, now));
   }
 
-  #sync() {
-    const b = wasmMemory().buffer;
-    if (b !== this.#buffer) {
-      this.#buffer = b;
-      this.#view = new DataView(b);
-      this.#u8 = new Uint8Array(b);
-      this.#text = text.view(b);
-    }
-  }
-
   /** Reads the events the last call reported into `queue`. */
   #collect() {
-    this.#sync();
-    const v = this.#view;
+    sync();
+    const v = mem.view;
     const r = this.#report;
     const count = v.getUint32(r + R_COUNT, true);
     if (count === 0) return;
@@ -202,16 +198,16 @@ export class Engine {
         case Tag.FRAGMENT:
           payload =
             (arg & 0xff) === TEXT
-              ? text.decode(this.#text, start, end)
-              : this.#buffer.slice(start, end);
+              ? text.decode(mem.text, start, end)
+              : mem.buffer.slice(start, end);
           break;
         case Tag.PING:
         case Tag.PONG:
-          payload = this.#u8.slice(start, end);
+          payload = mem.u8.slice(start, end);
           break;
         case Tag.FRAME:
           payload = {
-            preview: this.#u8.slice(start, end),
+            preview: mem.u8.slice(start, end),
             length: v.getFloat64(p + 16, true),
           };
           break;
@@ -219,7 +215,7 @@ export class Engine {
         case Tag.CLOSE_RECEIVED:
         case Tag.ERROR:
         case Tag.CLOSED:
-          payload = text.decode(this.#text, start, end);
+          payload = text.decode(mem.text, start, end);
           break;
       }
       q.push(tag, arg, payload, first + i);
@@ -228,27 +224,27 @@ export class Engine {
 
   /** The connection's ReadyState after the last call. */
   get state() {
-    this.#sync();
-    return this.#view.getUint32(this.#report + R_STATE, true);
+    sync();
+    return mem.view.getUint32(this.#report + R_STATE, true);
   }
 
   /** Output bytes written and not yet taken by `takeOutput`. */
   get pendingOutput() {
-    this.#sync();
-    return this.#view.getUint32(this.#report + R_PENDING, true);
+    sync();
+    return mem.view.getUint32(this.#report + R_PENDING, true);
   }
 
   /** The next deadline (same clock as `now`), or -1. */
   get deadline() {
-    this.#sync();
-    return this.#view.getFloat64(this.#report + R_DEADLINE, true);
+    sync();
+    return mem.view.getFloat64(this.#report + R_DEADLINE, true);
   }
 
   /** Feeds a chunk read from the transport. */
   receive(chunk, now) {
     const ptr = this.#w.input(chunk.length);
-    this.#sync();
-    this.#u8.set(chunk, ptr);
+    sync();
+    mem.u8.set(chunk, ptr);
     this.#w.receive(chunk.length, now);
     this.#collect();
   }
@@ -274,26 +270,26 @@ export class Engine {
     this.#w.flush();
     this.#collect();
     const r = this.#report;
-    const len = this.#view.getUint32(r + R_OUTPUT_LEN, true);
+    const len = mem.view.getUint32(r + R_OUTPUT_LEN, true);
     if (len === 0) return null;
-    const ptr = this.#view.getUint32(r + R_OUTPUT, true);
-    return this.#u8.slice(ptr, ptr + len);
+    const ptr = mem.view.getUint32(r + R_OUTPUT, true);
+    return mem.u8.slice(ptr, ptr + len);
   }
 
   /** Stages `data` (string or bytes) in wasm memory; returns its length. */
   #stage(data) {
     if (typeof data !== "string") {
       const ptr = this.#w.buffer(data.byteLength);
-      this.#sync();
-      this.#u8.set(data, ptr);
+      sync();
+      mem.u8.set(data, ptr);
       return data.byteLength;
     }
     if (data.length > ENCODE_INTO_LIMIT)
       return this.#stage(encoder.encode(data));
     const max = data.length * 3;
     const ptr = this.#w.buffer(max);
-    this.#sync();
-    return encoder.encodeInto(data, this.#u8.subarray(ptr, ptr + max)).written;
+    sync();
+    return encoder.encodeInto(data, mem.u8.subarray(ptr, ptr + max)).written;
   }
 
   /** Sends a message: a string as text, a Uint8Array as binary. Returns a
@@ -308,18 +304,18 @@ export class Engine {
     // to know (long strings, so the room is not three times too big).
     const max = data.length > 1024 && exact ? exact(data) : data.length * 3;
     const ptr = this.#w.message_buffer(max);
-    this.#sync();
+    sync();
     const { written } = encoder.encodeInto(
       data,
-      this.#u8.subarray(ptr, ptr + max),
+      mem.u8.subarray(ptr, ptr + max),
     );
     return this.#commit(TEXT, written);
   }
 
   #sendBytes(kind, bytes) {
     const ptr = this.#w.message_buffer(bytes.byteLength);
-    this.#sync();
-    this.#u8.set(bytes, ptr);
+    sync();
+    mem.u8.set(bytes, ptr);
     return this.#commit(kind, bytes.byteLength);
   }
 

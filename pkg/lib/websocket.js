@@ -117,8 +117,10 @@ export function traceHeads(engine, trace, server = false) {
   }
 }
 
-/** Reaches a socket's private low-level face; set in the class's static block. */
+/** Reach a socket's private low-level face and its on* handler entries;
+ * set in the class's static block. */
 let controlOf;
+let handlersOf;
 
 export class WebSocket extends EventTarget {
   static CONNECTING = CONNECTING;
@@ -142,6 +144,8 @@ export class WebSocket extends EventTarget {
   #failure = null;
   /** The non-standard `trace` option: called with heads and frames. */
   #trace = null;
+  /** The on* attributes' listeners, by event type, made when first set. */
+  #handlers = null;
 
   /**
    * @param {string | URL} url
@@ -271,6 +275,8 @@ export class WebSocket extends EventTarget {
 
   static {
     controlOf = (ws) => ws.#control();
+    handlersOf = (ws, create) =>
+      create ? (ws.#handlers ??= {}) : ws.#handlers;
   }
 
   /** @internal Closes with any wire-valid code (a server's 1001 on shutdown). */
@@ -499,15 +505,15 @@ for (const type of ["open", "message", "error", "close"]) {
     configurable: true,
     enumerable: true,
     get() {
-      return handlers(this).get(type)?.fn ?? null;
+      return handlersOf(this, false)?.[type]?.fn ?? null;
     },
     set(fn) {
-      const map = handlers(this);
-      const entry = map.get(type);
+      const handlers = handlersOf(this, true);
+      const entry = handlers[type];
       if (typeof fn !== "function" && (typeof fn !== "object" || fn === null)) {
         // Deactivating: setting a handler again later puts it last.
         if (entry) this.removeEventListener(type, entry.listener);
-        map.delete(type);
+        handlers[type] = undefined;
       } else if (entry) {
         entry.fn = fn;
       } else {
@@ -515,16 +521,9 @@ for (const type of ["open", "message", "error", "close"]) {
           fn,
           listener: (event) => created.fn.call(this, event),
         };
-        map.set(type, created);
+        handlers[type] = created;
         this.addEventListener(type, created.listener);
       }
     },
   });
-}
-
-const handlerMaps = new WeakMap();
-function handlers(ws) {
-  let map = handlerMaps.get(ws);
-  if (!map) handlerMaps.set(ws, (map = new Map()));
-  return map;
 }
