@@ -478,36 +478,23 @@ impl Engine {
         self.conn.extensions().to_owned()
     }
 
-    /// Server: the request target.
-    pub fn request_path(&self) -> Option<String> {
-        self.conn.request().map(|r| r.path.clone())
-    }
-
-    /// Server: the offered subprotocols.
-    pub fn request_protocols(&self) -> Vec<String> {
-        self.conn
-            .request()
-            .map(|r| r.protocols.clone())
-            .unwrap_or_default()
-    }
-
-    /// Server: the extension offers, as one header value.
-    pub fn request_extensions(&self) -> String {
-        let offers = self
-            .conn
-            .request()
-            .map(|r| r.extensions.as_slice())
-            .unwrap_or_default();
-        let list: Vec<String> = offers.iter().map(ToString::to_string).collect();
-        list.join(", ")
-    }
-
-    /// Server: every request header, flat `[name, value, …]`.
-    pub fn request_headers(&self) -> Vec<String> {
-        self.conn
-            .request()
-            .map(|r| flatten(&r.headers))
-            .unwrap_or_default()
+    /// Server: the opening request in one string, parts joined by NUL (which
+    /// no part can hold): the target, the extension offers, the number of
+    /// subprotocols and each of them, then every header as name and value.
+    /// One string crosses to JS instead of one per part.
+    pub fn request_summary(&self) -> String {
+        let Some(r) = self.conn.request() else {
+            return String::new();
+        };
+        let offers: Vec<String> = r.extensions.iter().map(ToString::to_string).collect();
+        let mut parts = vec![
+            r.path.clone(),
+            offers.join(", "),
+            r.protocols.len().to_string(),
+        ];
+        parts.extend(r.protocols.iter().cloned());
+        parts.extend(flatten(&r.headers));
+        parts.join("\0")
     }
 
     /// Client: the status and headers of a refused handshake (e.g. a redirect),

@@ -118,12 +118,14 @@ fn open_pair() -> (Engine, Engine) {
     let mut server = Engine::server(&config, 0.0);
     let request = output(&mut client);
     assert_eq!(feed(&mut server, &request), [(tag::REQUEST, 0, vec![])]);
-    assert_eq!(server.request_path().as_deref(), Some("/chat"));
-    assert_eq!(server.request_protocols(), ["chat"]);
-    assert!(server
-        .request_headers()
-        .windows(2)
-        .any(|w| w == ["X-Test", "1"]));
+    let summary = server.request_summary();
+    let parts: Vec<&str> = summary.split('\0').collect();
+    assert_eq!(
+        &parts[..4],
+        ["/chat", "", "1", "chat"],
+        "target, offers, protocols"
+    );
+    assert!(parts[4..].windows(2).any(|w| w == ["X-Test", "1"]));
     assert_eq!(server.accept(Some("chat".into()), None, vec![]), status::OK);
     let open = events(&server);
     assert_eq!(open, [(tag::OPEN, 4, b"chat".to_vec())]);

@@ -394,14 +394,16 @@ export class Engine {
 
   /** Server: the opening request, once a REQUEST event came. */
   request() {
-    const flat = this.#w.request_headers();
+    const parts = this.#w.request_summary().split("\0");
+    const count = Number(parts[2]);
     const headers = [];
-    for (let i = 0; i < flat.length; i += 2)
-      headers.push([flat[i], flat[i + 1]]);
+    for (let i = 3 + count; i + 1 < parts.length; i += 2) {
+      headers.push([parts[i], parts[i + 1]]);
+    }
     return {
-      path: this.#w.request_path() ?? "",
-      protocols: this.#w.request_protocols(),
-      extensions: this.#w.request_extensions(),
+      path: parts[0],
+      extensions: parts[1],
+      protocols: parts.slice(3, 3 + count),
       headers,
     };
   }

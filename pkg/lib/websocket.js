@@ -219,7 +219,8 @@ export class WebSocket extends EventTarget {
   #adopt({ session, url, protocol, extensions, trace }) {
     this.#url = url;
     if (typeof trace === "function") this.#trace = trace;
-    this.#origin = new URL(url).origin;
+    // The origin is worked out when first needed (most sockets never need it).
+    this.#origin = null;
     this.#protocol = protocol;
     this.#extensions = extensions;
     this.#readyState = OPEN;
@@ -408,7 +409,7 @@ export class WebSocket extends EventTarget {
               typeof payload === "string" || this.#binaryType === "arraybuffer"
                 ? payload
                 : new Blob([payload]),
-            origin: this.#origin,
+            origin: (this.#origin ??= new URL(this.#url).origin),
           }),
         );
         break;
@@ -419,7 +420,7 @@ export class WebSocket extends EventTarget {
         this.dispatchEvent(
           new MessageEvent(tag === Tag.PING ? "ping" : "pong", {
             data: payload,
-            origin: this.#origin,
+            origin: (this.#origin ??= new URL(this.#url).origin),
           }),
         );
         break;

@@ -136,11 +136,8 @@ export class WebSocketServer extends EventEmitter {
     };
     session.handler = {
       event: (tag, arg, payload) => {
-        if (tag === Tag.REQUEST) {
-          this.#decide(session, peer, settle).catch((error) =>
-            this.emit("error", error),
-          );
-        } else if (tag === Tag.ERROR)
+        if (tag === Tag.REQUEST) this.#decide(session, peer, settle);
+        else if (tag === Tag.ERROR)
           this.emit("handshakeError", new Error(payload), peer);
         else if (tag === Tag.CLOSED) {
           session.finish();
@@ -154,8 +151,12 @@ export class WebSocketServer extends EventEmitter {
     if (head?.length) session.receive(head);
   }
 
-  /** Runs the application's policy on a request, then answers it. */
-  async #decide(session, peer, settle) {
+  /**
+   * Runs the application's policy on a request, then answers it. Hooks may
+   * return promises; the common case (none, or plain values) stays
+   * synchronous, with no promise made per handshake.
+   */
+  #decide(session, peer, settle) {
     const engine = session.engine;
     const raw = engine.request();
     const headers = {};
@@ -184,32 +185,47 @@ export class WebSocketServer extends EventEmitter {
       traceHeads(engine, this.#options.trace, true);
       settle(null);
     };
+    const failed = (error) => {
+      this.emit("error", error);
+      refuse(500, "Internal Server Error");
+    };
     const o = this.#options;
-    if (o.path !== undefined && request.path !== o.path)
+    if (o.path !== undefined && request.path !== o.path) {
       return refuse(404, "Not Found");
-    let protocol = null;
-    try {
-      if (o.verifyClient) {
-        const verdict = await o.verifyClient(request);
+    }
+    const answer = (protocol) => {
+      if (session.closed) return settle(null);
+      this.#open(session, request, protocol || null, settle);
+    };
+    const choose = () => {
+      if (!o.handleProtocols || request.protocols.length === 0)
+        return answer(null);
+      hook(
+        () => o.handleProtocols([...request.protocols], request),
+        answer,
+        failed,
+      );
+    };
+    if (!o.verifyClient) return choose();
+    hook(
+      () => o.verifyClient(request),
+      (verdict) => {
         if (verdict === false || verdict == null)
           return refuse(403, "Forbidden");
-        if (typeof verdict === "object") {
-          return refuse(
-            verdict.status ?? 403,
-            verdict.reason ?? "Forbidden",
-            verdict.headers,
-          );
-        }
-      }
-      if (o.handleProtocols && request.protocols.length > 0) {
-        protocol =
-          (await o.handleProtocols([...request.protocols], request)) || null;
-      }
-    } catch (error) {
-      this.emit("error", error);
-      return refuse(500, "Internal Server Error");
-    }
-    if (session.closed) return settle(null);
+        if (typeof verdict !== "object") return choose();
+        refuse(
+          verdict.status ?? 403,
+          verdict.reason ?? "Forbidden",
+          verdict.headers,
+        );
+      },
+      failed,
+    );
+  }
+
+  /** Accepts a judged request and hands the app its socket. */
+  #open(session, request, protocol, settle) {
+    const engine = session.engine;
     // Answer outside the session's event pump, so that the app can listen to
     // the socket before the events that follow the answer are handled.
     const status = engine.accept(protocol, null, []);
@@ -218,7 +234,8 @@ export class WebSocketServer extends EventEmitter {
         "error",
         new Error(`handleProtocols chose ${protocol}: ${engine.lastError}`),
       );
-      return refuse(500, "Internal Server Error");
+      session.command((e) => e.reject(500, "Internal Server Error", []));
+      return settle(null);
     }
     traceHeads(engine, this.#options.trace, true);
     const ws = WebSocket._accepted({
@@ -260,6 +277,22 @@ export class WebSocketServer extends EventEmitter {
       this.emit("close");
     });
   }
+}
+
+/**
+ * Runs an application hook and calls `next` with its result: at once for a
+ * plain value, once settled for a promise. Only the hook's own throw or
+ * rejection goes to `failed`; what `next` does is not the hook's failure.
+ */
+function hook(call, next, failed) {
+  let result;
+  try {
+    result = call();
+  } catch (error) {
+    return failed(error);
+  }
+  if (typeof result?.then === "function") result.then(next, failed);
+  else next(result);
 }
 
 /** Writes a request Node already parsed back into its head's bytes. */
