@@ -1,7 +1,7 @@
 # The two commands of the README, and the steps behind them. Each target does
 # its own set-up (toolchain pieces, npm packages) on a fresh machine.
 
-.PHONY: demo test conformance build setup
+.PHONY: demo test conformance bench build setup
 
 ## The main job: a demo of the package (set-up and build included).
 demo: build
@@ -14,6 +14,12 @@ test:
 ## Autobahn|Testsuite, client and server roles (cases 1.x-10.x); run by CI.
 conformance: build
 	bash scripts/conformance.sh
+
+## Benchmarks against ws, undici, a raw socket and the native engine (set-up
+## and build included): writes bench/results/results.md, results.json and
+## throughput.svg. BENCH_QUICK=1 runs a tiny smoke version (see bench/README.md).
+bench: build
+	node bench/run.js
 
 build: setup
 	bash scripts/build.sh

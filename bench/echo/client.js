@@ -1,0 +1,211 @@
+// An echo client for the loopback benchmark, in its own process: connects
+// once, then for each case (size × kind × mode) warms up and measures.
+//
+//   node bench/echo/client.js ws|wasmsocket|undici|raw <port> '<json config>'
+//
+// Modes:
+//   pipelined  a window of messages in flight (64, or 4 for 1 MiB messages:
+//              1–4 MiB in flight); each echo received sends the next one.
+//              MB/s = payload bytes echoed back / elapsed (each message's
+//              payload counted once, though it crossed twice).
+//   latency    one message at a time; the round-trip time of each, in µs.
+//
+// Each client is written as an app would write it with that library, and
+// consumes every echo as the app gets it:
+//   wasmsocket, undici  WHATWG WebSocket, binaryType "arraybuffer"; send() a
+//                       string (text) or a Uint8Array (binary); onmessage
+//   ws                  send(string) / send(Buffer, { binary: true });
+//                       on("message", (data, isBinary)), text decoded with
+//                       data.toString() as an app needing the string does
+//   raw                 net.Socket, messages as a 4-byte length + payload
+//
+// Prints one JSON line: { client, results: [...] }.
+
+import net from "node:net";
+
+import { message } from "../lib/frames.js";
+
+const [impl, portArg, configJson] = process.argv.slice(2);
+const config = JSON.parse(configJson);
+const url = `ws://127.0.0.1:${portArg}/echo`;
+const now = () => performance.now();
+
+/** { send(msg), onMessage(length) } over one open connection. */
+async function connect() {
+  const conn = { onMessage: null, send: null, close: null };
+  if (impl === "wasmsocket" || impl === "undici") {
+    const { WebSocket } = await import(impl);
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = (e) => reject(new Error(`${impl}: ${e.message}`));
+    });
+    ws.onerror = (e) => fail(`${impl}: ${e.message}`);
+    ws.onmessage = (event) => {
+      const d = event.data;
+      conn.onMessage(typeof d === "string" ? d.length : d.byteLength);
+    };
+    conn.send = (m) => ws.send(m);
+    conn.close = () => ws.close();
+  } else if (impl === "ws") {
+    const { WebSocket } = await import("ws");
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    });
+    ws.on("error", (e) => fail(`ws: ${e.message}`));
+    ws.on("message", (data, isBinary) =>
+      conn.onMessage(isBinary ? data.length : data.toString().length),
+    );
+    conn.send = (m) => ws.send(m, { binary: typeof m !== "string" });
+    conn.close = () => ws.close();
+  } else if (impl === "raw") {
+    const socket = net.connect(Number(portArg), "127.0.0.1");
+    socket.setNoDelay(true);
+    await new Promise((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    socket.on("error", (e) => fail(`raw: ${e.message}`));
+    // Length-prefixed messages: a 4-byte big-endian length, then the payload.
+    const head = Buffer.alloc(4);
+    let headHave = 0;
+    let left = 0;
+    let length = 0;
+    socket.on("data", (chunk) => {
+      let p = 0;
+      while (p < chunk.length) {
+        if (left === 0) {
+          const n = Math.min(4 - headHave, chunk.length - p);
+          chunk.copy(head, headHave, p, p + n);
+          headHave += n;
+          p += n;
+          if (headHave < 4) break;
+          headHave = 0;
+          length = left = head.readUInt32BE(0);
+          if (left === 0) conn.onMessage(0);
+          continue;
+        }
+        const n = Math.min(left, chunk.length - p);
+        left -= n;
+        p += n;
+        if (left === 0) conn.onMessage(length);
+      }
+    });
+    conn.send = (m) => socket.write(m);
+    conn.close = () => socket.end();
+  } else {
+    throw new Error(`unknown client ${impl}`);
+  }
+  return conn;
+}
+
+let failed = null;
+function fail(why) {
+  failed = why;
+  process.stderr.write(`${why}\n`);
+  process.exit(1);
+}
+
+/** The message as this client sends it. */
+function outgoing(size, kind) {
+  const m = message(size, kind);
+  if (impl !== "raw") return m;
+  const bytes = typeof m === "string" ? Buffer.from(m) : m;
+  const framed = Buffer.alloc(4 + size);
+  framed.writeUInt32BE(size, 0);
+  framed.set(bytes, 4);
+  return framed;
+}
+
+function pipelined(conn, msg, size, window, ms) {
+  return new Promise((resolve) => {
+    let sent = 0;
+    let received = 0;
+    let stopping = false;
+    const t0 = now();
+    conn.onMessage = (len) => {
+      if (len !== size) fail(`${impl}: echo of ${len} bytes, sent ${size}`);
+      received++;
+      if (!stopping) {
+        if (now() - t0 >= ms) stopping = true;
+        else {
+          conn.send(msg);
+          sent++;
+        }
+      }
+      if (stopping && received === sent) {
+        resolve({ messages: received, ms: now() - t0 });
+      }
+    };
+    for (let i = 0; i < window; i++) {
+      conn.send(msg);
+      sent++;
+    }
+  });
+}
+
+function latency(conn, msg, size, ms) {
+  return new Promise((resolve) => {
+    const samples = [];
+    const t0 = now();
+    let t = 0;
+    conn.onMessage = (len) => {
+      const at = now();
+      if (len !== size) fail(`${impl}: echo of ${len} bytes, sent ${size}`);
+      samples.push(at - t);
+      if (at - t0 >= ms && samples.length >= 10) resolve(samples);
+      else {
+        t = now();
+        conn.send(msg);
+      }
+    };
+    t = now();
+    conn.send(msg);
+  });
+}
+
+const quantile = (sorted, q) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+const conn = await connect();
+const results = [];
+for (const kind of config.kinds) {
+  for (const size of config.sizes) {
+    const msg = outgoing(size, kind);
+    const window = Math.min(64, Math.max(4, Math.floor((4 << 20) / size)));
+    for (const mode of config.modes) {
+      if (mode === "pipelined") {
+        await pipelined(conn, msg, size, window, config.warmMs);
+        const r = await pipelined(conn, msg, size, window, config.ms);
+        results.push({
+          size,
+          kind,
+          mode,
+          window,
+          messages: r.messages,
+          mbps: (r.messages * size) / (r.ms / 1000) / 1e6,
+          msgsPerSec: r.messages / (r.ms / 1000),
+        });
+      } else {
+        await latency(conn, msg, size, config.warmMs);
+        const s = (await latency(conn, msg, size, config.ms)).sort(
+          (a, b) => a - b,
+        );
+        results.push({
+          size,
+          kind,
+          mode,
+          messages: s.length,
+          medianUs: quantile(s, 0.5) * 1000,
+          p99Us: quantile(s, 0.99) * 1000,
+        });
+      }
+    }
+  }
+}
+conn.close();
+process.stdout.write(JSON.stringify({ client: impl, results }) + "\n");
+setTimeout(() => process.exit(failed ? 1 : 0), 50).unref();
