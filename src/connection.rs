@@ -497,12 +497,10 @@ impl Connection {
     pub fn consume_output(&mut self, n: usize) {
         self.out_sent = (self.out_sent + n).min(self.out.len());
         if self.out_sent == self.out.len() {
+            let used = self.out.len();
             self.out_sent = 0;
-            if self.out.capacity() > 256 * 1024 {
-                self.out = Vec::new();
-            } else {
-                self.out.clear();
-            }
+            self.out.clear();
+            crate::event::shrink_unused(&mut self.out, used);
         }
     }
 
@@ -1359,8 +1357,13 @@ mod tests {
         assert_eq!(feed(&mut s, &big).len(), 1);
         feed(&mut s, &cframe(2, true, b"x"));
         assert!(
+            s.events.arena.capacity() >= 300_000,
+            "kept for the next big message"
+        );
+        feed(&mut s, &cframe(2, true, b"y"));
+        assert!(
             s.events.arena.capacity() < 300_000,
-            "a large arena is freed when idle"
+            "freed once big messages stop"
         );
         // A message half-way through survives the reuse of the buffers.
         let wire = [cframe(2, true, b"a"), cframe(2, true, b"bcdef")].concat();

@@ -116,10 +116,14 @@ pub mod tag {
     pub const REQUEST: u16 = 1;
     /// `Event::Open`; the side range holds protocol then extensions, `arg` the protocol's length.
     pub const OPEN: u16 = 2;
-    /// `Event::Message`; `arg` is the `MessageKind`.
+    /// `Event::Message`; `arg` is the `MessageKind`, plus `ASCII` for text
+    /// that is all ASCII.
     pub const MESSAGE: u16 = 3;
-    /// `Event::Fragment`; `arg` is the `MessageKind`, plus 0x100 on the last piece.
+    /// `Event::Fragment`; `arg` is the `MessageKind`, plus 0x100 on the last
+    /// piece, plus `ASCII` for a text piece that is all ASCII.
     pub const FRAGMENT: u16 = 4;
+    /// Flag in a `MESSAGE` or `FRAGMENT` `arg`: the text is all ASCII.
+    pub const ASCII: u32 = 0x200;
     /// `Event::Ping`.
     pub const PING: u16 = 5;
     /// `Event::Pong`.
@@ -209,9 +213,20 @@ pub(crate) struct EventQueue {
     pub side: Vec<u8>,
 }
 
-/// Arena capacity kept after a large message; above it the buffer is freed,
-/// so idle connections stay small.
-const ARENA_KEEP: usize = 256 * 1024;
+/// Buffer capacity always kept; above it a buffer is kept only while it is
+/// in use (see `shrink_unused`).
+pub(crate) const BUFFER_KEEP: usize = 256 * 1024;
+
+/// Frees an emptied buffer that grew large but whose last use filled less
+/// than a quarter of it: a stream of big messages keeps reusing one
+/// allocation, while a connection whose big message has passed (or that
+/// sits idle) gives the memory back.
+pub(crate) fn shrink_unused(buf: &mut Vec<u8>, used: usize) {
+    debug_assert!(buf.is_empty());
+    if buf.capacity() > BUFFER_KEEP && used < buf.capacity() / 4 {
+        *buf = Vec::new();
+    }
+}
 
 impl EventQueue {
     /// Every event has been taken and released, so the buffers may be reused.
@@ -228,12 +243,14 @@ impl EventQueue {
         self.taken = 0;
         self.released = 0;
         self.side.clear();
-        let kept = self.arena.len() - keep_from;
-        if kept == 0 && self.arena.capacity() > ARENA_KEEP {
-            self.arena = Vec::new();
-        } else if keep_from > 0 {
+        let used = self.arena.len();
+        let kept = used - keep_from;
+        if keep_from > 0 {
             self.arena.copy_within(keep_from.., 0);
             self.arena.truncate(kept);
+        }
+        if kept == 0 {
+            shrink_unused(&mut self.arena, used);
         }
         keep_from
     }
@@ -373,13 +390,18 @@ mod tests {
     }
 
     #[test]
-    fn clearing_frees_a_large_idle_arena() {
+    fn a_large_arena_is_kept_while_used_and_freed_after() {
         let mut q = EventQueue {
-            arena: vec![0; ARENA_KEEP + 1],
+            arena: vec![0; BUFFER_KEEP * 2],
             ..Default::default()
         };
+        // A batch that filled it: kept for the next big message.
         let len = q.arena.len();
         q.clear(len);
+        assert_eq!(q.arena.capacity(), BUFFER_KEEP * 2);
+        // A batch that used little of it: given back.
+        q.arena.extend_from_slice(&[1; 100]);
+        q.clear(100);
         assert_eq!(q.arena.capacity(), 0);
     }
 }

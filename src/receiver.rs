@@ -478,8 +478,10 @@ impl Receiver {
         } else {
             self.place_decoded(q);
             let message = self.message.as_ref().expect("a message is open");
+            let arg = message.kind as u32
+                | ascii_flag(message.kind, &q.arena[message.start..message.end]);
             let len = message.end - message.start;
-            q.push_arena(tag::MESSAGE, message.kind as u32, message.start, len);
+            q.push_arena(tag::MESSAGE, arg, message.start, len);
             self.live_end = self.live_end.max(message.end);
         }
         self.message = None;
@@ -520,7 +522,8 @@ impl Receiver {
             self.decoded = keep;
             return;
         }
-        let arg = message.kind as u32 | if fin { 0x100 } else { 0 };
+        let ascii = ascii_flag(message.kind, &q.arena[message.start..end]);
+        let arg = message.kind as u32 | ascii | if fin { 0x100 } else { 0 };
         q.push_arena(tag::FRAGMENT, arg, message.start, end - message.start);
         self.live_end = self.live_end.max(end);
         message.start = end;
@@ -566,6 +569,15 @@ impl Receiver {
     /// Whether the stream is inside a frame or a fragmented message.
     pub fn mid_message(&self) -> bool {
         self.header_len > 0 || self.frame.is_some() || self.message.is_some()
+    }
+}
+
+/// `tag::ASCII` for text that is all ASCII, else 0.
+fn ascii_flag(kind: MessageKind, bytes: &[u8]) -> u32 {
+    if kind == MessageKind::Text && crate::utf8::is_ascii(bytes) {
+        tag::ASCII
+    } else {
+        0
     }
 }
 

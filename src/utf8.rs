@@ -79,6 +79,21 @@ impl Utf8Validator {
     }
 }
 
+/// Whether every byte is below 0x80. Valid text that passes can be decoded
+/// as Latin-1, which JS engines do many times faster than UTF-8 for long
+/// strings, so the engine tells its host.
+pub fn is_ascii(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(16);
+    let mut high = 0u64;
+    for c in &mut chunks {
+        let lo = u64::from_ne_bytes(c[..8].try_into().expect("8 bytes"));
+        let hi = u64::from_ne_bytes(c[8..].try_into().expect("8 bytes"));
+        high |= lo | hi;
+    }
+    let tail = chunks.remainder().iter().fold(0u8, |acc, b| acc | b);
+    (high & 0x8080_8080_8080_8080) == 0 && tail < 0x80
+}
+
 /// Length of the character a lead byte starts; an invalid lead counts as 1 so
 /// that `from_utf8` on it reports the error.
 fn char_width(lead: u8) -> usize {
@@ -142,6 +157,19 @@ mod tests {
         assert_eq!(fails_at(&[b"\xE0\x80"]), Some(0));
         assert_eq!(fails_at(&[b"a\x80"]), Some(0));
         assert_eq!(fails_at(&[b"\xFF"]), Some(0));
+    }
+
+    #[test]
+    fn ascii_is_told_apart() {
+        for n in [0, 1, 15, 16, 17, 100] {
+            let mut bytes = vec![b'a'; n];
+            assert!(is_ascii(&bytes), "{n}");
+            for at in 0..n {
+                bytes[at] = 0x80;
+                assert!(!is_ascii(&bytes), "{n} {at}");
+                bytes[at] = b'a';
+            }
+        }
     }
 
     #[test]

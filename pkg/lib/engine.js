@@ -42,6 +42,7 @@ export const Status = Object.freeze({
 
 const TEXT = 1;
 const BINARY = 2;
+const ASCII = 0x200;
 const EVENT_SIZE = 24;
 
 // Report field offsets (src/wasm.rs `Report`, repr(C), little-endian).
@@ -68,9 +69,21 @@ const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
  */
 export const text = {
   view: (buffer) => new Uint8Array(buffer),
-  decode: (view, start, end) => decoder.decode(view.subarray(start, end)),
+  /** `ascii`: the engine found every byte below 0x80. */
+  decode: (view, start, end, ascii) =>
+    decoder.decode(view.subarray(start, end)),
   /** The UTF-8 length of a string, where the runtime can tell it cheaply. */
   byteLength: null,
+};
+
+/**
+ * How bytes leave wasm memory (which the next call may reuse, so they are
+ * copied): `arrayBuffer` for a binary message, `copy` for transport output.
+ * Node replaces these with copies that skip zero-filling the new memory.
+ */
+export const bytes = {
+  arrayBuffer: (u8, start, end) => u8.buffer.slice(start, end),
+  copy: (u8, start, end) => u8.slice(start, end),
 };
 
 /** Strings longer than this are encoded to exact size first, so the staging
@@ -198,8 +211,8 @@ export class Engine {
         case Tag.FRAGMENT:
           payload =
             (arg & 0xff) === TEXT
-              ? text.decode(mem.text, start, end)
-              : mem.buffer.slice(start, end);
+              ? text.decode(mem.text, start, end, (arg & ASCII) !== 0)
+              : bytes.arrayBuffer(mem.u8, start, end);
           break;
         case Tag.PING:
         case Tag.PONG:
@@ -273,7 +286,7 @@ export class Engine {
     const len = mem.view.getUint32(r + R_OUTPUT_LEN, true);
     if (len === 0) return null;
     const ptr = mem.view.getUint32(r + R_OUTPUT, true);
-    return mem.u8.slice(ptr, ptr + len);
+    return bytes.copy(mem.u8, ptr, ptr + len);
   }
 
   /** Stages `data` (string or bytes) in wasm memory; returns its length. */

@@ -54,17 +54,23 @@ export class Session {
     this.#closeTimeout = closeTimeout;
   }
 
-  /** Starts moving bytes over `transport` (see transport.js). */
+  /** Starts moving bytes over `transport` (see transport.js); the session
+   * itself is the transport's sink. */
   attach(transport) {
     this.#transport = transport;
-    transport.start({
-      data: (chunk) => this.receive(chunk),
-      closed: (error) => {
-        if (error && !this.transportError) this.transportError = error;
-        this.#closeSoon();
-      },
-    });
+    transport.start(this);
     this.pump();
+  }
+
+  /** Sink: a chunk from the transport. */
+  data(chunk) {
+    this.receive(chunk);
+  }
+
+  /** Sink: the transport ended or failed. */
+  closed(error) {
+    if (error && !this.transportError) this.transportError = error;
+    this.#closeSoon();
   }
 
   /** Feeds bytes as if the transport had delivered them (a server passes the
@@ -75,7 +81,8 @@ export class Session {
     this.pump();
   }
 
-  get closed() {
+  /** The session is over: CLOSED was handled and the engine freed. */
+  get finished() {
     return this.#closed;
   }
 
@@ -208,6 +215,7 @@ export class Session {
     const at = this.engine.deadline;
     if (at === this.#timerAt) return;
     clearTimeout(this.#timer);
+    this.#timer = null;
     this.#timerAt = at;
     if (at < 0) return;
     this.#timer = setTimeout(

@@ -146,6 +146,8 @@ export class WebSocket extends EventTarget {
   #trace = null;
   /** The on* attributes' listeners, by event type, made when first set. */
   #handlers = null;
+  /** The server that accepted this socket, told when it closes. */
+  #server = null;
 
   /**
    * @param {string | URL} url
@@ -216,7 +218,8 @@ export class WebSocket extends EventTarget {
   }
 
   /** An accepted server-side connection (see server.js). */
-  #adopt({ session, url, protocol, extensions, trace }) {
+  #adopt({ session, url, protocol, extensions, trace, server }) {
+    this.#server = server ?? null;
     this.#url = url;
     if (typeof trace === "function") this.#trace = trace;
     // The origin is worked out when first needed (most sockets never need it).
@@ -358,7 +361,7 @@ export class WebSocket extends EventTarget {
       let item = q[0];
       if (isBlob(item)) item = new Uint8Array(await item.arrayBuffer());
       q.shift();
-      if (this.#session.closed) continue;
+      if (this.#session.finished) continue;
       if (typeof item === "function") item();
       else this.#session.send(item, true);
     }
@@ -441,6 +444,7 @@ export class WebSocket extends EventTarget {
       case Tag.CLOSED:
         this.#readyState = CLOSED;
         this.#session.finish();
+        this.#server?._forget(this);
         if (this.#failure)
           this.dispatchEvent(new ErrorEvent("error", this.#failure));
         this.dispatchEvent(

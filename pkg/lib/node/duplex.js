@@ -12,35 +12,74 @@ export function isDuplex(t) {
   );
 }
 
+const kTransport = Symbol("wasmsocket.transport");
+
+/**
+ * A transport over a Node Duplex. The stream's listeners are shared
+ * functions that find their transport on the stream, so an idle connection
+ * carries no closures of its own.
+ */
+class DuplexTransport {
+  #stream;
+  #sink = null;
+  #closed = false;
+
+  constructor(stream) {
+    this.#stream = stream;
+  }
+
+  start(sink) {
+    this.#sink = sink;
+    const stream = this.#stream;
+    stream[kTransport] = this;
+    stream.on("data", onData);
+    stream.on("end", onEnd);
+    stream.on("close", onEnd);
+    stream.on("error", onError);
+    if (stream.destroyed) this.finish();
+  }
+
+  receive(chunk) {
+    if (!this.#closed)
+      this.#sink.data(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+  }
+
+  finish(error) {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sink.closed(error);
+  }
+
+  write(bytes, done) {
+    const stream = this.#stream;
+    if (this.#closed || stream.destroyed || stream.writableEnded) return;
+    stream.write(bytes, (error) => {
+      if (!error) done();
+    });
+  }
+
+  end() {
+    const stream = this.#stream;
+    if (!stream.destroyed && !stream.writableEnded) stream.end();
+  }
+
+  destroy() {
+    this.#stream.destroy();
+  }
+}
+
+function onData(chunk) {
+  this[kTransport].receive(chunk);
+}
+
+function onEnd() {
+  this[kTransport].finish();
+}
+
+function onError(error) {
+  this[kTransport].finish(error);
+}
+
 export function duplexTransport(stream) {
-  let closed = false;
-  return {
-    start(sink) {
-      const finish = (error) => {
-        if (closed) return;
-        closed = true;
-        sink.closed(error);
-      };
-      stream.on("data", (chunk) => {
-        if (!closed)
-          sink.data(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
-      });
-      stream.on("end", () => finish());
-      stream.on("close", () => finish());
-      stream.on("error", (error) => finish(error));
-      if (stream.destroyed) finish();
-    },
-    write(bytes, done) {
-      if (closed || stream.destroyed || stream.writableEnded) return;
-      stream.write(bytes, (error) => {
-        if (!error) done();
-      });
-    },
-    end() {
-      if (!stream.destroyed && !stream.writableEnded) stream.end();
-    },
-    destroy() {
-      stream.destroy();
-    },
-  };
+  return new DuplexTransport(stream);
 }

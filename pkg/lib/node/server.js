@@ -64,15 +64,12 @@ export class WebSocketServer extends EventEmitter {
       this.#attached.on("upgrade", this.#onUpgrade);
     } else if (options.port !== undefined) {
       const secure = options.tls !== undefined;
+      // noDelay at accept: no setsockopt call per connection.
       this.#listener = secure
-        ? tls.createServer(options.tls)
-        : net.createServer();
-      this.#listener.on(
-        secure ? "secureConnection" : "connection",
-        (socket) => {
-          socket.setNoDelay(true);
-          this.accept(socket);
-        },
+        ? tls.createServer({ noDelay: true, ...options.tls })
+        : net.createServer({ noDelay: true });
+      this.#listener.on(secure ? "secureConnection" : "connection", (socket) =>
+        this.accept(socket),
       );
       this.#listener.on("error", (error) => this.emit("error", error));
       this.#listener.on("tlsClientError", (error) =>
@@ -194,7 +191,7 @@ export class WebSocketServer extends EventEmitter {
       return refuse(404, "Not Found");
     }
     const answer = (protocol) => {
-      if (session.closed) return settle(null);
+      if (session.finished) return settle(null);
       this.#open(session, request, protocol || null, settle);
     };
     const choose = () => {
@@ -244,13 +241,19 @@ export class WebSocketServer extends EventEmitter {
       protocol: protocol ?? "",
       extensions: "",
       trace: this.#options.trace,
+      server: this,
     });
     session.handler = ws;
     this.clients.add(ws);
-    ws.addEventListener("close", () => this.clients.delete(ws));
     settle(ws);
     this.emit("connection", ws, request);
     session.pump();
+  }
+
+  /** @internal An accepted socket closed (called by the socket itself, so
+   * no listener per socket is needed). */
+  _forget(ws) {
+    this.clients.delete(ws);
   }
 
   /**
