@@ -11,6 +11,7 @@ import net from "node:net";
 import { test } from "node:test";
 
 import { WebSocket } from "wasmsocket";
+import { within } from "./helpers.mjs";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const TEST_TIMEOUT = 10_000;
@@ -22,20 +23,6 @@ const acceptFor = (key) =>
   createHash("sha1")
     .update(key + GUID)
     .digest("base64");
-
-/** Rejects with "timed out: what" unless `promise` settles within `ms`. */
-function within(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
-        ms,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** A server-to-client frame (unmasked unless `mask` is given). `length`
  * overrides the announced payload length (for a header without its payload). */

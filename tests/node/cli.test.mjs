@@ -14,26 +14,13 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
 import { WebSocketServer } from "ws";
+import { within } from "./helpers.mjs";
 
 const BIN = fileURLToPath(
   new URL("../../pkg/bin/wasmsocket.js", import.meta.url),
 );
 const TEST_TIMEOUT = 20_000;
 const WAIT = 8_000;
-
-/** Rejects with "timed out: what" unless `promise` settles within `ms`. */
-function within(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
-        ms,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /**
  * One run of the CLI. Collects stdout as lines and stderr as text; `line`

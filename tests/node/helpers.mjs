@@ -552,3 +552,17 @@ export function asyncDuplexPair() {
   ends.push(make(1), make(0));
   return ends;
 }
+
+/** Rejects with "timed out: what" unless `promise` settles within `ms`. */
+export function within(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
+        ms,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -23,6 +23,7 @@ import {
   once,
   record,
   waitFor,
+  within,
 } from "./helpers.mjs";
 
 const T = { timeout: 20000 };
@@ -35,20 +36,6 @@ let certificate = null;
 function cert() {
   certificate ??= makeCertificate();
   return certificate;
-}
-
-/** Rejects with "timed out: what" unless `promise` settles within `ms`. */
-function within(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`timed out after ${ms} ms: ${what}`)),
-        ms,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 // ----- servers -------------------------------------------------------------
