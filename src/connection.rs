@@ -85,11 +85,13 @@ pub struct Connection {
     head: Vec<u8>,
     /// How far `head` was searched for the blank line.
     head_scanned: usize,
+    // Handshake state is boxed: an open connection keeps at most the
+    // response, and idle connections are what a server holds by the thousand.
     /// Both heads, kept when tracing: (sent, received).
-    heads: (Vec<u8>, Vec<u8>),
-    client: Option<(ClientRequest, String)>,
-    response: Option<Response>,
-    request: Option<Request>,
+    heads: Option<Box<(Vec<u8>, Vec<u8>)>>,
+    client: Option<Box<(ClientRequest, String)>>,
+    response: Option<Box<Response>>,
+    request: Option<Box<Request>>,
     protocol: String,
     extensions: String,
     close_sent: bool,
@@ -125,10 +127,10 @@ impl Connection {
         let seed = (!config.disable_masking).then_some(seed);
         let mut conn = Connection::new(Role::Client, config, Phase::AwaitResponse, seed, now);
         if conn.config.trace_frames {
-            conn.heads.0 = out.clone();
+            conn.heads = Some(Box::new((out.clone(), Vec::new())));
         }
         conn.out = out;
-        conn.client = Some((request, key));
+        conn.client = Some(Box::new((request, key)));
         Ok(conn)
     }
 
@@ -147,7 +149,7 @@ impl Connection {
         let config = config.normalized();
         Connection {
             role,
-            receiver: Receiver::new(role, &config),
+            receiver: Receiver::new(role),
             sender: Sender::new(seed, config.send_buffer_size, config.trace_frames),
             handshake_deadline: config.handshake_timeout.map(|t| now.saturating_add(t)),
             config,
@@ -158,7 +160,7 @@ impl Connection {
             extension: None,
             head: Vec::new(),
             head_scanned: 0,
-            heads: Default::default(),
+            heads: None,
             client: None,
             response: None,
             request: None,
@@ -205,12 +207,12 @@ impl Connection {
     /// Server: the client's opening request, from `Event::Request` until it
     /// is answered (`accept` or `reject`), after which it is let go.
     pub fn request(&self) -> Option<&Request> {
-        self.request.as_ref()
+        self.request.as_deref()
     }
 
     /// Client: the server's response head, once received.
     pub fn response(&self) -> Option<&Response> {
-        self.response.as_ref()
+        self.response.as_deref()
     }
 
     /// The agreed subprotocol, or empty.
@@ -230,7 +232,10 @@ impl Connection {
 
     /// With `trace_frames` on: the raw handshake heads, (sent, received).
     pub fn handshake_heads(&self) -> (&[u8], &[u8]) {
-        (&self.heads.0, &self.heads.1)
+        match &self.heads {
+            Some(heads) => (&heads.0, &heads.1),
+            None => (&[], &[]),
+        }
     }
 
     /// Installs a negotiated extension (see `extension`).
@@ -484,6 +489,23 @@ impl Connection {
         }
     }
 
+    /// Gives back the buffer memory a quiet connection holds. A server keeps
+    /// idle connections by the thousand, each holding buffers sized for its
+    /// last burst (at first, the handshake); call this when the connection
+    /// goes quiet, e.g. once the handshake's output is written. Buffers grow
+    /// again on their next use.
+    pub fn trim(&mut self) {
+        self.begin(self.now);
+        self.events.trim();
+        if self.out.is_empty() {
+            self.out = Vec::new();
+        }
+        if self.head.is_empty() {
+            self.head = Vec::new();
+        }
+        self.receiver.trim();
+    }
+
     // ----- output -----
 
     /// Bytes to write to the transport. Writes any replies still owed for
@@ -554,13 +576,11 @@ impl Connection {
         if let Ok(None) = parsed {
             return false;
         }
-        if self.config.trace_frames {
-            self.heads.1 = self.head[..end].to_vec();
-        }
+        self.keep_head(false, end);
         self.head.drain(..end);
         match parsed {
             Ok(request) => {
-                self.request = request.map(|(r, _)| r);
+                self.request = request.map(|(r, _)| Box::new(r));
                 self.phase = Phase::AwaitAnswer;
                 self.events.push_side(tag::REQUEST, 0, b"", 0.0);
             }
@@ -580,12 +600,10 @@ impl Connection {
                 return true;
             }
         };
-        if self.config.trace_frames {
-            self.heads.1 = self.head[..end].to_vec();
-        }
-        let (request, key) = self.client.as_ref().expect("clients keep their request");
+        self.keep_head(false, end);
+        let (request, key) = self.client.as_deref().expect("clients keep their request");
         let checked = client::check_response(&response, key, request);
-        self.response = Some(response);
+        self.response = Some(Box::new(response));
         match checked {
             Ok(negotiated) => {
                 self.extensions = negotiated.extensions_value();
@@ -628,9 +646,7 @@ impl Connection {
         let request = self.request.as_ref().expect("a request awaits an answer");
         let start = self.out.len();
         server::accept_response(request, protocol, extensions, headers, &mut self.out)?;
-        if self.config.trace_frames {
-            self.heads.0 = self.out[start..].to_vec();
-        }
+        self.keep_head(true, start);
         self.protocol = protocol.unwrap_or_default().to_owned();
         self.extensions = extensions.unwrap_or_default().to_owned();
         self.request = None;
@@ -638,6 +654,20 @@ impl Connection {
         let early = std::mem::take(&mut self.head);
         self.read_early_frames(&early);
         Ok(())
+    }
+
+    /// With tracing on, keeps a copy of the head just sent (at `out[at..]`)
+    /// or received (at `head[..at]`).
+    fn keep_head(&mut self, sent: bool, at: usize) {
+        if !self.config.trace_frames {
+            return;
+        }
+        let heads = self.heads.get_or_insert_with(Box::default);
+        if sent {
+            heads.0 = self.out[at..].to_vec();
+        } else {
+            heads.1 = self.head[..at].to_vec();
+        }
     }
 
     /// Server: refuses the handshake with an HTTP status (300–599) and a
@@ -656,9 +686,7 @@ impl Connection {
         }
         let start = self.out.len();
         server::reject_response(status, body, headers, &mut self.out)?;
-        if self.config.trace_frames {
-            self.heads.0 = self.out[start..].to_vec();
-        }
+        self.keep_head(true, start);
         self.refuse();
         Ok(())
     }
@@ -678,7 +706,9 @@ impl Connection {
     /// Reads the frames the host put at `arena[start..]`.
     fn read_frames(&mut self, start: usize) {
         let ext = self.extension.as_deref_mut();
-        let outcome = self.receiver.read(&mut self.events, start, ext);
+        let outcome = self
+            .receiver
+            .read(&self.config, &mut self.events, start, ext);
         if let Some(e) = outcome.error {
             self.fail(Error::Protocol(e));
         }
@@ -1369,5 +1399,31 @@ mod tests {
         let wire = [cframe(2, true, b"a"), cframe(2, true, b"bcdef")].concat();
         assert_eq!(feed(&mut s, &wire[..9]), [binary(b"a")]);
         assert_eq!(feed(&mut s, &wire[9..]), [binary(b"bcdef")]);
+    }
+
+    #[test]
+    fn trim_frees_what_a_quiet_connection_holds_and_keeps_the_rest() {
+        let mut s = open_server(Config::default());
+        feed(&mut s, &cframe(9, true, b"ping"));
+        s.take_output();
+        // Half of the next message is in, half still to come.
+        let wire = [cframe(1, true, b"hello"), cframe(2, true, b"world")].concat();
+        assert_eq!(feed(&mut s, &wire[..19]), [text("hello")]);
+        s.trim();
+        assert_eq!(s.out.capacity(), 0, "output buffer freed");
+        assert_eq!(s.events.raw.capacity(), 0, "event records freed");
+        assert_eq!(s.receiver.control_capacity(), 0, "control payload freed");
+        assert!(
+            s.events.arena.capacity() > 0,
+            "the message in progress kept"
+        );
+        assert_eq!(feed(&mut s, &wire[19..]), [binary(b"world")]);
+        s.trim();
+        assert_eq!(s.events.arena.capacity(), 0, "an idle arena freed");
+        s.send_text("still works").unwrap();
+        assert_eq!(
+            frames(&s.take_output()),
+            [(1, true, b"still works".to_vec())]
+        );
     }
 }

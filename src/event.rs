@@ -234,6 +234,17 @@ impl EventQueue {
         self.taken == self.raw.len() && self.released == self.raw.len()
     }
 
+    /// Frees the buffers of a settled, empty queue (see `Connection::trim`).
+    pub fn trim(&mut self) {
+        if self.is_settled() && self.raw.is_empty() {
+            self.raw = Vec::new();
+            if self.arena.is_empty() {
+                self.arena = Vec::new();
+            }
+            self.side = Vec::new();
+        }
+    }
+
     /// Drops settled events and their payloads, keeping the arena from
     /// `keep_from` on (a message still being assembled). Returns how far the
     /// kept bytes moved towards the start.

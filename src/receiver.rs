@@ -60,7 +60,6 @@ struct Message {
 #[derive(Debug)]
 pub(crate) struct Receiver {
     role: Role,
-    config: Config,
     header: [u8; MAX_HEADER_LEN],
     header_len: usize,
     frame: Option<Frame>,
@@ -83,10 +82,11 @@ pub(crate) struct Receiver {
 type Ext<'a> = Option<&'a mut (dyn Extension + 'static)>;
 
 impl Receiver {
-    pub fn new(role: Role, config: &Config) -> Self {
+    /// A receiver for `role`. The connection's `Config` is passed to `read`
+    /// rather than copied here: idle connections are many, and small.
+    pub fn new(role: Role) -> Self {
         Receiver {
             role,
-            config: config.clone(),
             header: [0; MAX_HEADER_LEN],
             header_len: 0,
             frame: None,
@@ -106,14 +106,20 @@ impl Receiver {
     /// but a close frame, so the stream stays in step and a close that came
     /// with the error is seen. The arena is then cut back to what events and
     /// the message in progress use.
-    pub fn read(&mut self, q: &mut EventQueue, start: usize, mut ext: Ext<'_>) -> Outcome {
+    pub fn read(
+        &mut self,
+        config: &Config,
+        q: &mut EventQueue,
+        start: usize,
+        mut ext: Ext<'_>,
+    ) -> Outcome {
         let mut outcome = Outcome::default();
         let close_seen_before = self.close_seen;
         let end = q.arena.len();
         self.live_end = start;
         let mut pos = start;
         while !self.dead {
-            match self.read_frames(q, pos, end, &mut ext) {
+            match self.read_frames(config, q, pos, end, &mut ext) {
                 Ok(close) => {
                     outcome.close = close;
                     break;
@@ -133,7 +139,7 @@ impl Receiver {
             });
         }
         if outcome == Outcome::default() {
-            self.deliver_piece(q, false);
+            self.deliver_piece(config, q, false);
         }
         let keep = self
             .message
@@ -149,6 +155,7 @@ impl Receiver {
     /// stopped.
     fn read_frames(
         &mut self,
+        config: &Config,
         q: &mut EventQueue,
         mut pos: usize,
         end: usize,
@@ -165,7 +172,7 @@ impl Receiver {
                     }
                 };
                 pos += used;
-                self.begin_frame(header, pos, end, q, ext)
+                self.begin_frame(config, header, pos, end, q, ext)
                     .map_err(|e| (e, pos))?;
                 if self.dead {
                     return Ok(None);
@@ -173,13 +180,13 @@ impl Receiver {
             }
             let frame = self.frame.as_ref().expect("a frame is being read");
             let want = (frame.len - frame.read).min((end - pos) as u64) as usize;
-            let want = self.streaming_cap(want);
-            self.payload(pos, want, q, ext)
+            let want = self.streaming_cap(config, want);
+            self.payload(config, pos, want, q, ext)
                 .map_err(|e| (e, pos + want))?;
             pos += want;
             let frame = self.frame.as_ref().expect("a frame is being read");
             if frame.read == frame.len {
-                if let Some(close) = self.end_frame(q).map_err(|e| (e, pos))? {
+                if let Some(close) = self.end_frame(config, q).map_err(|e| (e, pos))? {
                     return Ok(Some(close));
                 }
             } else if pos == end {
@@ -218,13 +225,14 @@ impl Receiver {
     /// Judges a new frame's header and sets up the reading of its payload.
     fn begin_frame(
         &mut self,
+        config: &Config,
         h: FrameHeader,
         pos: usize,
         end: usize,
         q: &mut EventQueue,
         ext: &mut Ext<'_>,
     ) -> Result<(), ProtocolError> {
-        if self.config.trace_frames {
+        if config.trace_frames {
             let n = (h.payload_len.min(TRACE_PREVIEW as u64) as usize).min(end - pos);
             let mut shown = [0u8; TRACE_PREVIEW];
             shown[..n].copy_from_slice(&q.arena[pos..pos + n]);
@@ -258,7 +266,7 @@ impl Receiver {
             }
             return Ok(());
         }
-        match checked.and_then(|op| self.judge(op, &h, pos, ext)) {
+        match checked.and_then(|op| self.judge(config, op, &h, pos, ext)) {
             Ok(()) => {
                 self.frame.as_mut().expect("frame set above").skip = false;
                 Ok(())
@@ -281,13 +289,14 @@ impl Receiver {
     /// the message in progress; sets up the message for a data frame.
     fn judge(
         &mut self,
+        config: &Config,
         op: OpCode,
         h: &FrameHeader,
         pos: usize,
         ext: &mut Ext<'_>,
     ) -> Result<(), ProtocolError> {
         match (self.role, h.mask.is_some()) {
-            (Role::Server, false) if !self.config.disable_masking => {
+            (Role::Server, false) if !config.disable_masking => {
                 return Err(ProtocolError::UnmaskedFrame)
             }
             (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
@@ -305,7 +314,7 @@ impl Receiver {
             self.control.clear();
             Ok(())
         } else {
-            self.begin_data(op, h, owned, pos)
+            self.begin_data(config, op, h, owned, pos)
         }
     }
 
@@ -313,6 +322,7 @@ impl Receiver {
     /// is read in place from there.
     fn begin_data(
         &mut self,
+        config: &Config,
         op: OpCode,
         h: &FrameHeader,
         owned: u8,
@@ -325,9 +335,9 @@ impl Receiver {
             }
             _ => {}
         }
-        if h.payload_len > self.config.max_frame_size {
+        if h.payload_len > config.max_frame_size {
             return Err(ProtocolError::FrameTooBig {
-                limit: self.config.max_frame_size,
+                limit: config.max_frame_size,
             });
         }
         if op != OpCode::Continuation {
@@ -347,11 +357,10 @@ impl Receiver {
         }
         let message = self.message.as_ref().expect("a message is open");
         // An encoded message's size is known only once decoded; `payload` checks that.
-        if !message.encoded
-            && message.size.saturating_add(h.payload_len) > self.config.max_message_size
+        if !message.encoded && message.size.saturating_add(h.payload_len) > config.max_message_size
         {
             return Err(ProtocolError::MessageTooBig {
-                limit: self.config.max_message_size,
+                limit: config.max_message_size,
             });
         }
         Ok(())
@@ -359,13 +368,13 @@ impl Receiver {
 
     /// In streaming mode, reads at most what fits in the next piece, so no
     /// piece exceeds `receive_buffer_size` (decoded messages excepted).
-    fn streaming_cap(&self, want: usize) -> usize {
+    fn streaming_cap(&self, config: &Config, want: usize) -> usize {
         match (&self.message, &self.frame) {
             (Some(m), Some(f))
-                if self.config.streaming && !m.encoded && !f.skip && !f.op.is_control() =>
+                if config.streaming && !m.encoded && !f.skip && !f.op.is_control() =>
             {
                 let held = m.end - m.start;
-                want.min(self.config.receive_buffer_size.saturating_sub(held).max(1))
+                want.min(config.receive_buffer_size.saturating_sub(held).max(1))
             }
             _ => want,
         }
@@ -376,6 +385,7 @@ impl Receiver {
     /// them up to join those.
     fn payload(
         &mut self,
+        config: &Config,
         pos: usize,
         n: usize,
         q: &mut EventQueue,
@@ -411,12 +421,12 @@ impl Receiver {
             message.size += n as u64;
             message.end - n
         };
-        if message.size > self.config.max_message_size {
+        if message.size > config.max_message_size {
             return Err(ProtocolError::MessageTooBig {
-                limit: self.config.max_message_size,
+                limit: config.max_message_size,
             });
         }
-        if message.kind == MessageKind::Text && self.config.validate_utf8 {
+        if message.kind == MessageKind::Text && config.validate_utf8 {
             let fresh = if message.encoded {
                 &self.decoded[at..]
             } else {
@@ -426,15 +436,19 @@ impl Receiver {
                 .feed(fresh)
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
-        if self.config.streaming && message.end - message.start >= self.config.receive_buffer_size {
-            self.deliver_piece(q, false);
+        if config.streaming && message.end - message.start >= config.receive_buffer_size {
+            self.deliver_piece(config, q, false);
         }
         Ok(())
     }
 
     /// Finishes the current frame: control frames act, final data frames
     /// complete their message. Returns a close frame that ends the stream.
-    fn end_frame(&mut self, q: &mut EventQueue) -> Result<Option<CloseFrame>, ProtocolError> {
+    fn end_frame(
+        &mut self,
+        config: &Config,
+        q: &mut EventQueue,
+    ) -> Result<Option<CloseFrame>, ProtocolError> {
         let frame = self.frame.take().expect("a frame is being read");
         if frame.skip {
             return Ok(None);
@@ -461,20 +475,20 @@ impl Receiver {
             OpCode::Ping | OpCode::Pong => {}
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 if frame.fin {
-                    self.end_message(q)?;
+                    self.end_message(config, q)?;
                 }
             }
         }
         Ok(None)
     }
 
-    fn end_message(&mut self, q: &mut EventQueue) -> Result<(), ProtocolError> {
+    fn end_message(&mut self, config: &Config, q: &mut EventQueue) -> Result<(), ProtocolError> {
         let message = self.message.as_ref().expect("a message is open");
-        if message.kind == MessageKind::Text && self.config.validate_utf8 {
+        if message.kind == MessageKind::Text && config.validate_utf8 {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
         }
-        if self.config.streaming {
-            self.deliver_piece(q, true);
+        if config.streaming {
+            self.deliver_piece(config, q, true);
         } else {
             self.place_decoded(q);
             let message = self.message.as_ref().expect("a message is open");
@@ -502,8 +516,8 @@ impl Receiver {
 
     /// Streaming mode: hands over what has arrived of the message so far,
     /// keeping back the bytes of a character not yet complete.
-    fn deliver_piece(&mut self, q: &mut EventQueue, fin: bool) {
-        if !self.config.streaming || self.message.is_none() {
+    fn deliver_piece(&mut self, config: &Config, q: &mut EventQueue, fin: bool) {
+        if !config.streaming || self.message.is_none() {
             return;
         }
         let pending = if fin { 0 } else { self.utf8.pending() };
@@ -542,6 +556,22 @@ impl Receiver {
         if let Some(f) = self.frame.as_mut() {
             f.skip = f.op != OpCode::Close || f.skip;
         }
+    }
+
+    /// Frees the buffers no frame or message in progress needs.
+    pub fn trim(&mut self) {
+        if !self.frame.as_ref().is_some_and(|f| f.op.is_control()) {
+            self.control = Vec::new();
+        }
+        if self.message.is_none() {
+            self.decoded = Vec::new();
+        }
+    }
+
+    /// Bytes of buffer held for control payloads.
+    #[cfg(test)]
+    pub fn control_capacity(&self) -> usize {
+        self.control.capacity()
     }
 
     /// Stops reading for good (after a close frame, or when the stream is lost).

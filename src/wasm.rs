@@ -336,6 +336,15 @@ impl Engine {
         &self.staging[..len.min(self.staging.len())]
     }
 
+    /// Frees the buffers a quiet connection does not need (`Connection::trim`),
+    /// the staging area included.
+    pub fn trim(&mut self) {
+        self.start();
+        self.conn.trim();
+        self.staging = Vec::new();
+        self.finish();
+    }
+
     /// The transport ended or failed.
     pub fn transport_closed(&mut self, now: f64) {
         self.start();
