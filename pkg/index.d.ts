@@ -236,8 +236,11 @@ export interface ServerRequest {
   protocols: string[];
   /** Offered extensions, as one header value. */
   extensions: string;
-  remoteAddress: string | undefined;
-  remotePort: number | undefined;
+  /** The peer's address and port, read from the socket when first asked
+   * for: read them while the connection is open (e.g. in the `connection`
+   * handler). */
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
   /** The ws: or wss: URL the client asked for. */
   href: string;
 }

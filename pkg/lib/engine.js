@@ -15,6 +15,7 @@ import {
   check_protocols,
   wasm_memory,
 } from "../wasm/wasmsocket.js";
+import { POOL_MIN, takeBuffer } from "./pool.js";
 
 /** Event tags, as in src/event.rs `tag`. */
 export const Tag = Object.freeze({
@@ -253,12 +254,27 @@ export class Engine {
     return mem.view.getFloat64(this.#report + R_DEADLINE, true);
   }
 
-  /** Feeds a chunk read from the transport. */
+  /** Feeds a chunk read from the transport; a string goes in as its UTF-8
+   * bytes, encoded straight into wasm memory. */
   receive(chunk, now) {
-    const ptr = this.#w.input(chunk.length);
-    sync();
-    mem.u8.set(chunk, ptr);
-    this.#w.receive(chunk.length, now);
+    let len = chunk.length;
+    if (typeof chunk === "string") {
+      const max = len * 3;
+      const ptr = this.#w.input(max);
+      sync();
+      len = encoder.encodeInto(chunk, mem.u8.subarray(ptr, ptr + max)).written;
+    } else {
+      const ptr = this.#w.input(len);
+      sync();
+      mem.u8.set(chunk, ptr);
+    }
+    this.#w.receive(len, now);
+    this.#collect();
+  }
+
+  /** Frees the buffers a quiet connection does not need. */
+  trim() {
+    this.#w.trim();
     this.#collect();
   }
 
@@ -278,15 +294,19 @@ export class Engine {
     this.#collect();
   }
 
-  /** Every owed reply, then all pending output, copied out of wasm memory. */
-  takeOutput() {
+  /** Every owed reply, then all pending output, copied out of wasm memory;
+   * `pooled`: large output goes into a buffer from pool.js. */
+  takeOutput(pooled = false) {
     this.#w.flush();
     this.#collect();
     const r = this.#report;
     const len = mem.view.getUint32(r + R_OUTPUT_LEN, true);
     if (len === 0) return null;
     const ptr = mem.view.getUint32(r + R_OUTPUT, true);
-    return bytes.copy(mem.u8, ptr, ptr + len);
+    if (!pooled || len < POOL_MIN) return bytes.copy(mem.u8, ptr, ptr + len);
+    const out = takeBuffer(len);
+    out.set(mem.u8.subarray(ptr, ptr + len));
+    return out;
   }
 
   /** Stages `data` (string or bytes) in wasm memory; returns its length. */

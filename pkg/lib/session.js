@@ -11,8 +11,11 @@
 // - CLOSE_TRANSPORT ends the transport only after the output is written.
 
 import { Engine, Tag } from "./engine.js";
+import { giveBack, POOL_MIN } from "./pool.js";
 
 const now = () => performance.now();
+/** ReadyState OPEN, as in src/connection.rs. */
+const OPEN = 1;
 
 /**
  * @typedef {object} Handler
@@ -47,6 +50,8 @@ export class Session {
   #inflight = [];
   #buffered = 0;
   #closeTimeout;
+  /** The engine was trimmed after the handshake. */
+  #trimmed = false;
 
   constructor(engine, handler, closeTimeout = 5000) {
     this.engine = engine;
@@ -74,7 +79,8 @@ export class Session {
   }
 
   /** Feeds bytes as if the transport had delivered them (a server passes the
-   * request head Node already parsed, and the bytes that came with it). */
+   * request head Node already parsed, as a string, and the bytes that came
+   * with it). */
   receive(chunk) {
     if (this.#closed) return;
     this.engine.receive(chunk, now());
@@ -164,6 +170,12 @@ export class Session {
     }
     if (this.#closed) return;
     this.flush();
+    // An open connection may now sit idle for hours: give back what the
+    // handshake needed.
+    if (!this.#trimmed && this.engine.state === OPEN) {
+      this.#trimmed = true;
+      this.engine.trim();
+    }
     this.#schedule();
   }
 
@@ -174,11 +186,16 @@ export class Session {
    * connection counts as closed then, without waiting for the peer's FIN. */
   flush() {
     if (this.#closed || !this.#transport) return;
-    const out = this.engine.takeOutput();
+    const reuse = this.#transport.releasesWrites === true;
+    const out = this.engine.takeOutput(reuse);
     if (out) {
       this.#taken += out.length;
       const end = this.#taken;
-      this.#transport.write(out, () => this.#written(end));
+      const pooled = reuse && out.length >= POOL_MIN;
+      this.#transport.write(out, () => {
+        this.#written(end);
+        if (pooled) giveBack(out);
+      });
     }
     // Writing owed replies can raise events (CLOSE_TRANSPORT, traces).
     if (this.engine.queue.length > 0 && !this.#pumping) return this.pump();

@@ -7,6 +7,10 @@
 //   end()              close gracefully after the queued bytes
 //   destroy()          close at once
 //
+// and, optionally, `releasesWrites: true` when the transport holds no
+// reference to written bytes once it called done(), so the session may reuse
+// them (see pool.js).
+//
 // This file is runtime-neutral: it adapts a WHATWG `{ readable, writable }`
 // byte-stream pair, the shape of a WebTransport bidirectional stream.
 // Node-only adapters live in node/.

@@ -504,30 +504,29 @@ for (const [name, value] of Object.entries({
 }
 
 // onopen / onmessage / onerror / onclose, with EventHandler semantics: the
-// listener keeps the position it got when first set.
+// listener keeps the position it got when first set. One listener function
+// per event type serves every socket (listeners are called with the socket as
+// `this`), so setting a handler makes no closure per connection.
 for (const type of ["open", "message", "error", "close"]) {
+  function listener(event) {
+    return handlersOf(this, false)?.[type]?.call(this, event);
+  }
   Object.defineProperty(WebSocket.prototype, `on${type}`, {
     configurable: true,
     enumerable: true,
     get() {
-      return handlersOf(this, false)?.[type]?.fn ?? null;
+      return handlersOf(this, false)?.[type] ?? null;
     },
     set(fn) {
       const handlers = handlersOf(this, true);
-      const entry = handlers[type];
+      const active = handlers[type] != null;
       if (typeof fn !== "function" && (typeof fn !== "object" || fn === null)) {
         // Deactivating: setting a handler again later puts it last.
-        if (entry) this.removeEventListener(type, entry.listener);
-        handlers[type] = undefined;
-      } else if (entry) {
-        entry.fn = fn;
+        if (active) this.removeEventListener(type, listener);
+        handlers[type] = null;
       } else {
-        const created = {
-          fn,
-          listener: (event) => created.fn.call(this, event),
-        };
-        handlers[type] = created;
-        this.addEventListener(type, created.listener);
+        if (!active) this.addEventListener(type, listener);
+        handlers[type] = fn;
       }
     },
   });

@@ -525,6 +525,42 @@ describe("over net", () => {
       assert.deepEqual(fx.errors, []);
     });
   }
+  test(
+    "a burst of large messages comes back intact, both sides reusing output buffers",
+    T,
+    async (t) => {
+      const fx = await listen(t);
+      fx.server.on("connection", echo);
+      const client = new WebSocket(fx.url("/burst"));
+      client.binaryType = "arraybuffer";
+      await once(client, "open");
+      // Distinct contents and sizes from 64 KiB to 1.5 MiB: a buffer reused
+      // before the socket had written it would show up as a wrong echo.
+      const sent = [];
+      for (let i = 0; i < 24; i++) {
+        const bytes = randomBytes((64 << 10) + i * (64 << 10) - (i % 3));
+        sent.push(bytes);
+        client.send(bytes);
+      }
+      const echoes = [];
+      await within(
+        new Promise((resolve) => {
+          client.onmessage = ({ data }) => {
+            echoes.push(new Uint8Array(data));
+            if (echoes.length === sent.length) resolve();
+          };
+        }),
+        15000,
+        "24 echoes",
+      );
+      for (let i = 0; i < sent.length; i++) {
+        assert.ok(Buffer.from(echoes[i]).equals(sent[i]), `echo ${i} intact`);
+      }
+      client.close();
+      await once(client, "close");
+      assert.deepEqual(fx.errors, []);
+    },
+  );
 });
 
 describe("over tls", () => {

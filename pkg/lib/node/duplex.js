@@ -1,6 +1,8 @@
 // A transport over any Node Duplex: a net or tls socket, one end of a pipe,
 // a stream the application already has (see ../transport.js for the shape).
 
+import net from "node:net";
+
 /** True for a Node stream that can both read and write. */
 export function isDuplex(t) {
   return (
@@ -56,6 +58,12 @@ class DuplexTransport {
     stream.write(bytes, (error) => {
       if (!error) done();
     });
+  }
+
+  /** A socket is done with written bytes once it calls back; other streams
+   * (a PassThrough) may hand the very same bytes on to a reader. */
+  get releasesWrites() {
+    return this.#stream instanceof net.Socket;
   }
 
   end() {

@@ -24,8 +24,6 @@ import {
 } from "../websocket.js";
 import { duplexTransport, isDuplex } from "./duplex.js";
 
-const encoder = new TextEncoder();
-
 /**
  * @typedef {object} ServerOptions
  * @property {number} [port] listen on this port (0 = any free one)
@@ -116,10 +114,15 @@ export class WebSocketServer extends EventEmitter {
       transport.destroy();
       return resolve(null);
     }
+    // The address is read only when asked for: a socket caches it in an
+    // object of its own, memory an idle connection need not carry.
     const peer = {
-      remoteAddress:
-        rawTransport.remoteAddress ?? incoming?.socket?.remoteAddress,
-      remotePort: rawTransport.remotePort ?? incoming?.socket?.remotePort,
+      get remoteAddress() {
+        return rawTransport.remoteAddress ?? incoming?.socket?.remoteAddress;
+      },
+      get remotePort() {
+        return rawTransport.remotePort ?? incoming?.socket?.remotePort;
+      },
       secure: Boolean(rawTransport.encrypted ?? incoming?.socket?.encrypted),
     };
     const engine = Engine.server(this.#config, performance.now());
@@ -135,7 +138,10 @@ export class WebSocketServer extends EventEmitter {
       event: (tag, arg, payload) => {
         if (tag === Tag.REQUEST) this.#decide(session, peer, settle);
         else if (tag === Tag.ERROR)
-          this.emit("handshakeError", new Error(payload), peer);
+          this.emit("handshakeError", new Error(payload), {
+            remoteAddress: peer.remoteAddress,
+            remotePort: peer.remotePort,
+          });
         else if (tag === Tag.CLOSED) {
           session.finish();
           settle(null);
@@ -144,7 +150,7 @@ export class WebSocketServer extends EventEmitter {
     };
     this.#pending.add(session);
     session.attach(transport);
-    if (incoming) session.receive(encoder.encode(requestHead(incoming)));
+    if (incoming) session.receive(requestHead(incoming));
     if (head?.length) session.receive(head);
   }
 
@@ -171,9 +177,13 @@ export class WebSocketServer extends EventEmitter {
       origin: headers.origin,
       protocols: raw.protocols,
       extensions: raw.extensions,
-      remoteAddress: peer.remoteAddress,
-      remotePort: peer.remotePort,
-      href: `${scheme}://${headers.host}${raw.path}`,
+      get remoteAddress() {
+        return peer.remoteAddress;
+      },
+      get remotePort() {
+        return peer.remotePort;
+      },
+      href: flat(`${scheme}://${headers.host}${raw.path}`),
     };
     const refuse = (status, reason, extra = {}) => {
       session.command((e) =>
@@ -280,6 +290,16 @@ export class WebSocketServer extends EventEmitter {
       this.emit("close");
     });
   }
+}
+
+/**
+ * A copy of `s` that shares no memory with the strings it was built from.
+ * Parts split from the engine's request summary are slices of it, and the
+ * socket keeps its URL for its lifetime, so without this every idle
+ * connection would carry the whole request text.
+ */
+function flat(s) {
+  return (s + " ").slice(0, -1);
 }
 
 /**
