@@ -16,6 +16,9 @@ export interface Transport {
   end(): void;
   /** Close at once. */
   destroy(): void;
+  /** True when the transport keeps no reference to written bytes once it
+   * called `done`, so they may be reused for later output. */
+  readonly releasesWrites?: boolean;
 }
 
 /** A WHATWG byte-stream pair, such as a WebTransport bidirectional stream. */
