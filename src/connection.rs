@@ -1426,4 +1426,51 @@ mod tests {
             [(1, true, b"still works".to_vec())]
         );
     }
+
+    /// The ASCII flags of the MESSAGE and FRAGMENT events the wire gives,
+    /// read in two chunks cut at `cut`.
+    fn ascii_flags(config: Config, wire: &[u8], cut: usize) -> Vec<bool> {
+        let mut s = open_server(config);
+        s.receive(&wire[..cut], 0);
+        s.receive(&wire[cut..], 0);
+        s.events
+            .raw
+            .iter()
+            .filter(|e| e.tag == tag::MESSAGE || e.tag == tag::FRAGMENT)
+            .map(|e| e.arg & tag::ASCII != 0)
+            .collect()
+    }
+
+    #[test]
+    fn text_that_is_all_ascii_is_flagged_for_the_host() {
+        let first = [
+            cframe(1, true, b"plain"),
+            cframe(1, true, "caf\u{e9}".as_bytes()),
+            cframe(1, false, b"ascii, "),
+        ]
+        .concat();
+        let cut = first.len();
+        let wire = [
+            first,
+            cframe(0, true, "then \u{e9}".as_bytes()),
+            cframe(2, true, b"binary"),
+        ]
+        .concat();
+        let expected = [true, false, false, false];
+        assert_eq!(ascii_flags(Config::default(), &wire, cut), expected);
+        let unchecked = Config {
+            validate_utf8: false,
+            ..Config::default()
+        };
+        assert_eq!(ascii_flags(unchecked, &wire, cut), expected);
+        // Streamed, each piece is flagged: the piece read first is ASCII.
+        let streaming = Config {
+            streaming: true,
+            ..Config::default()
+        };
+        assert_eq!(
+            ascii_flags(streaming, &wire, cut),
+            [true, false, true, false, false]
+        );
+    }
 }

@@ -491,9 +491,10 @@ impl Receiver {
             self.deliver_piece(config, q, true);
         } else {
             self.place_decoded(q);
+            let known = config.validate_utf8 && self.utf8.is_ascii_so_far();
             let message = self.message.as_ref().expect("a message is open");
             let arg = message.kind as u32
-                | ascii_flag(message.kind, &q.arena[message.start..message.end]);
+                | ascii_flag(message.kind, known, &q.arena[message.start..message.end]);
             let len = message.end - message.start;
             q.push_arena(tag::MESSAGE, arg, message.start, len);
             self.live_end = self.live_end.max(message.end);
@@ -530,13 +531,14 @@ impl Receiver {
             _ => Vec::new(),
         };
         self.place_decoded(q);
+        let known = config.validate_utf8 && self.utf8.is_ascii_so_far();
         let message = self.message.as_mut().expect("a message is open");
         let end = message.end - if message.encoded { 0 } else { pending };
         if end == message.start && !fin {
             self.decoded = keep;
             return;
         }
-        let ascii = ascii_flag(message.kind, &q.arena[message.start..end]);
+        let ascii = ascii_flag(message.kind, known, &q.arena[message.start..end]);
         let arg = message.kind as u32 | ascii | if fin { 0x100 } else { 0 };
         q.push_arena(tag::FRAGMENT, arg, message.start, end - message.start);
         self.live_end = self.live_end.max(end);
@@ -602,9 +604,10 @@ impl Receiver {
     }
 }
 
-/// `tag::ASCII` for text that is all ASCII, else 0.
-fn ascii_flag(kind: MessageKind, bytes: &[u8]) -> u32 {
-    if kind == MessageKind::Text && crate::utf8::is_ascii(bytes) {
+/// `tag::ASCII` for text whose bytes are all below 0x80; `known` says the
+/// validator saw them all and found none above.
+fn ascii_flag(kind: MessageKind, known: bool, bytes: &[u8]) -> u32 {
+    if kind == MessageKind::Text && (known || crate::utf8::is_ascii(bytes)) {
         tag::ASCII
     } else {
         0

@@ -13,6 +13,8 @@ pub struct Utf8Validator {
     /// Bytes of a character begun but not finished by the last piece.
     partial: [u8; 4],
     partial_len: u8,
+    /// A byte of 0x80 or above was fed: the text is not plain ASCII.
+    non_ascii: bool,
 }
 
 /// The fed bytes cannot be part of valid UTF-8.
@@ -31,6 +33,12 @@ impl Utf8Validator {
     /// character that is not finished yet (0–3); everything before them, with
     /// any carried bytes, is complete text.
     pub fn feed(&mut self, piece: &[u8]) -> Result<usize, InvalidUtf8> {
+        // ASCII, the common case, is valid and whole: one cheap pass, which
+        // also spares the host a second one (`is_ascii_so_far`).
+        if self.partial_len == 0 && is_ascii(piece) {
+            return Ok(0);
+        }
+        self.non_ascii = true;
         let mut rest = piece;
         if self.partial_len > 0 {
             let have = self.partial_len as usize;
@@ -73,6 +81,11 @@ impl Utf8Validator {
         }
     }
 
+    /// Whether every byte fed since `new` was below 0x80.
+    pub fn is_ascii_so_far(&self) -> bool {
+        !self.non_ascii
+    }
+
     /// Bytes carried over from earlier pieces, waiting for the rest of their character.
     pub fn pending(&self) -> usize {
         self.partial_len as usize
@@ -82,7 +95,35 @@ impl Utf8Validator {
 /// Whether every byte is below 0x80. Valid text that passes can be decoded
 /// as Latin-1, which JS engines do many times faster than UTF-8 for long
 /// strings, so the engine tells its host.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub fn is_ascii(bytes: &[u8]) -> bool {
+    use core::arch::wasm32::{u8x16_bitmask, v128, v128_load, v128_or};
+    let mut chunks = bytes.chunks_exact(64);
+    for c in &mut chunks {
+        let p = c.as_ptr() as *const v128;
+        // SAFETY: `c` holds 64 bytes, four v128s; v128_load needs no alignment.
+        let any = unsafe {
+            v128_or(
+                v128_or(v128_load(p), v128_load(p.add(1))),
+                v128_or(v128_load(p.add(2)), v128_load(p.add(3))),
+            )
+        };
+        if u8x16_bitmask(any) != 0 {
+            return false;
+        }
+    }
+    is_ascii_words(chunks.remainder())
+}
+
+/// Whether every byte is below 0x80 (see the simd128 build's version).
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+pub fn is_ascii(bytes: &[u8]) -> bool {
+    is_ascii_words(bytes)
+}
+
+/// `is_ascii` eight bytes at a time: wasm32's `usize` is only four, which
+/// makes the standard library's check half as fast there.
+fn is_ascii_words(bytes: &[u8]) -> bool {
     let mut chunks = bytes.chunks_exact(16);
     let mut high = 0u64;
     for c in &mut chunks {
@@ -157,6 +198,23 @@ mod tests {
         assert_eq!(fails_at(&[b"\xE0\x80"]), Some(0));
         assert_eq!(fails_at(&[b"a\x80"]), Some(0));
         assert_eq!(fails_at(&[b"\xFF"]), Some(0));
+    }
+
+    #[test]
+    fn the_validator_knows_whether_all_it_saw_was_ascii() {
+        let mut v = Utf8Validator::new();
+        assert!(v.is_ascii_so_far());
+        v.feed(b"plain text").unwrap();
+        assert!(v.is_ascii_so_far());
+        // "é" split across pieces: not ASCII, and still valid.
+        assert_eq!(v.feed(b"caf\xc3"), Ok(1));
+        assert!(!v.is_ascii_so_far());
+        assert_eq!(v.feed(b"\xa9 ok"), Ok(0));
+        v.finish().unwrap();
+        // A bad byte after ASCII is still caught.
+        let mut v = Utf8Validator::new();
+        v.feed(b"abc").unwrap();
+        assert_eq!(v.feed(b"ab\xff"), Err(InvalidUtf8));
     }
 
     #[test]

@@ -561,6 +561,38 @@ describe("over net", () => {
       assert.deepEqual(fx.errors, []);
     },
   );
+  test(
+    "text with one non-ASCII character anywhere survives the ASCII fast path",
+    T,
+    async (t) => {
+      const fx = await listen(t);
+      fx.server.on("connection", echo);
+      const client = new WebSocket(fx.url("/text"));
+      await once(client, "open");
+      // Long enough for Latin-1 decoding of ASCII text; the character lands in
+      // every 16-byte lane of the first 64-byte block, in the tail, and at the
+      // very end.
+      const sent = [];
+      for (const n of [65, 100, 128, 300]) {
+        for (const at of [0, 1, 15, 16, 31, 47, 63, 64, n - 1]) {
+          if (at >= n) continue;
+          sent.push("a".repeat(at) + "\u00e9" + "b".repeat(n - at - 1));
+        }
+      }
+      const echoes = [];
+      const done = new Promise((resolve) => {
+        client.onmessage = ({ data }) => {
+          echoes.push(data);
+          if (echoes.length === sent.length) resolve();
+        };
+      });
+      for (const text of sent) client.send(text);
+      await within(done, 10000, `${sent.length} echoes`);
+      assert.deepEqual(echoes, sent);
+      client.close();
+      await once(client, "close");
+    },
+  );
 });
 
 describe("over tls", () => {
