@@ -425,19 +425,16 @@ export class Engine {
     return this.#w.extensions();
   }
 
-  /** Server: the opening request, once a REQUEST event came. */
+  /** Server: the opening request, once a REQUEST event came; `rawHeaders`
+   * is a flat [name, value, …] list, as Node's IncomingMessage has it. */
   request() {
     const parts = this.#w.request_summary().split("\0");
     const count = Number(parts[2]);
-    const headers = [];
-    for (let i = 3 + count; i + 1 < parts.length; i += 2) {
-      headers.push([parts[i], parts[i + 1]]);
-    }
     return {
       path: parts[0],
       extensions: parts[1],
       protocols: parts.slice(3, 3 + count),
-      headers,
+      rawHeaders: parts.slice(3 + count),
     };
   }
 

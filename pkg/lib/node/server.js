@@ -162,18 +162,21 @@ export class WebSocketServer extends EventEmitter {
   #decide(session, peer, settle) {
     const engine = session.engine;
     const raw = engine.request();
+    const { rawHeaders } = raw;
     const headers = {};
-    for (const [name, value] of raw.headers) {
-      const key = name.toLowerCase();
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      const key = rawHeaders[i].toLowerCase();
+      const value = rawHeaders[i + 1];
       headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
     }
+    const query = raw.path.indexOf("?");
     const scheme = peer.secure ? "wss" : "ws";
     const request = {
       method: "GET",
       url: raw.path,
-      path: raw.path.split("?")[0],
+      path: query < 0 ? raw.path : raw.path.slice(0, query),
       headers,
-      rawHeaders: raw.headers.flat(),
+      rawHeaders,
       origin: headers.origin,
       protocols: raw.protocols,
       extensions: raw.extensions,
