@@ -90,6 +90,15 @@ function echo(ws) {
   ws.addEventListener("message", (event) => ws.send(event.data));
 }
 
+/** An echo server (see `listen`) and an open client of the package. */
+async function echoAndClient(t) {
+  const fx = await listen(t);
+  fx.server.on("connection", echo);
+  const client = new WebSocket(fx.url("/"));
+  await once(client, "open");
+  return { fx, client };
+}
+
 /**
  * A standalone package server on 127.0.0.1, port 0, shut down after the
  * test. `errors` collects its 'error' events.
@@ -529,11 +538,8 @@ describe("over net", () => {
     "a burst of large messages comes back intact, both sides reusing output buffers",
     T,
     async (t) => {
-      const fx = await listen(t);
-      fx.server.on("connection", echo);
-      const client = new WebSocket(fx.url("/burst"));
+      const { fx, client } = await echoAndClient(t);
       client.binaryType = "arraybuffer";
-      await once(client, "open");
       // Distinct contents and sizes from 64 KiB to 1.5 MiB: a buffer reused
       // before the socket had written it would show up as a wrong echo.
       const sent = [];
@@ -565,10 +571,7 @@ describe("over net", () => {
     "text with one non-ASCII character anywhere survives the ASCII fast path",
     T,
     async (t) => {
-      const fx = await listen(t);
-      fx.server.on("connection", echo);
-      const client = new WebSocket(fx.url("/text"));
-      await once(client, "open");
+      const { client } = await echoAndClient(t);
       // Long enough for Latin-1 decoding of ASCII text; the character lands in
       // every 16-byte lane of the first 64-byte block, in the tail, and at the
       // very end.
