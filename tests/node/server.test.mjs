@@ -91,10 +91,11 @@ function echo(ws) {
 }
 
 /** An echo server (see `listen`) and an open client of the package. */
-async function echoAndClient(t) {
-  const fx = await listen(t);
+async function echoAndClient(t, secure = false) {
+  const { key, cert: ca } = secure ? cert() : {};
+  const fx = await listen(t, secure ? { tls: { key, cert: ca } } : {});
   fx.server.on("connection", echo);
-  const client = new WebSocket(fx.url("/"));
+  const client = new WebSocket(fx.url("/"), [], secure ? { tls: { ca } } : {});
   await once(client, "open");
   return { fx, client };
 }
@@ -534,39 +535,41 @@ describe("over net", () => {
       assert.deepEqual(fx.errors, []);
     });
   }
-  test(
-    "a burst of large messages comes back intact, both sides reusing output buffers",
-    T,
-    async (t) => {
-      const { fx, client } = await echoAndClient(t);
-      client.binaryType = "arraybuffer";
-      // Distinct contents and sizes from 64 KiB to 1.5 MiB: a buffer reused
-      // before the socket had written it would show up as a wrong echo.
-      const sent = [];
-      for (let i = 0; i < 24; i++) {
-        const bytes = randomBytes((64 << 10) + i * (64 << 10) - (i % 3));
-        sent.push(bytes);
-        client.send(bytes);
-      }
-      const echoes = [];
-      await within(
-        new Promise((resolve) => {
-          client.onmessage = ({ data }) => {
-            echoes.push(new Uint8Array(data));
-            if (echoes.length === sent.length) resolve();
-          };
-        }),
-        15000,
-        "24 echoes",
-      );
-      for (let i = 0; i < sent.length; i++) {
-        assert.ok(Buffer.from(echoes[i]).equals(sent[i]), `echo ${i} intact`);
-      }
-      client.close();
-      await once(client, "close");
-      assert.deepEqual(fx.errors, []);
-    },
-  );
+  for (const secure of [false, true]) {
+    test(
+      `a burst of large messages comes back intact, both sides reusing output buffers (${secure ? "tls" : "net"})`,
+      T,
+      async (t) => {
+        const { fx, client } = await echoAndClient(t, secure);
+        client.binaryType = "arraybuffer";
+        // Distinct contents and sizes from 64 KiB to 1.5 MiB: a buffer reused
+        // before the socket had written it would show up as a wrong echo.
+        const sent = [];
+        for (let i = 0; i < 24; i++) {
+          const bytes = randomBytes((64 << 10) + i * (64 << 10) - (i % 3));
+          sent.push(bytes);
+          client.send(bytes);
+        }
+        const echoes = [];
+        await within(
+          new Promise((resolve) => {
+            client.onmessage = ({ data }) => {
+              echoes.push(new Uint8Array(data));
+              if (echoes.length === sent.length) resolve();
+            };
+          }),
+          15000,
+          "24 echoes",
+        );
+        for (let i = 0; i < sent.length; i++) {
+          assert.ok(Buffer.from(echoes[i]).equals(sent[i]), `echo ${i} intact`);
+        }
+        client.close();
+        await once(client, "close");
+        assert.deepEqual(fx.errors, []);
+      },
+    );
+  }
   test(
     "text with one non-ASCII character anywhere survives the ASCII fast path",
     T,
