@@ -329,19 +329,30 @@ export class Engine {
    * Status. The payload is written straight into the engine's output. */
   send(data) {
     if (typeof data !== "string") return this.#sendBytes(BINARY, data);
-    const exact = text.byteLength;
-    if (data.length > ENCODE_INTO_LIMIT && !exact) {
+    const n = data.length;
+    if (n <= 1024) return this.#sendText(data, n * 3);
+    // Long text is mostly ASCII, whose UTF-8 is as long as the string: that
+    // room is tried first. Only a string that does not fit is measured
+    // (which costs more than encoding it); room for three bytes a character
+    // would grow wasm memory, which never shrinks, to three times the text.
+    const fitted = this.#sendText(data, n, true);
+    if (fitted !== undefined) return fitted;
+    if (text.byteLength) return this.#sendText(data, text.byteLength(data));
+    if (n > ENCODE_INTO_LIMIT)
       return this.#sendBytes(TEXT, encoder.encode(data));
-    }
-    // Room for the longest encoding, or the exact length where it is cheap
-    // to know (long strings, so the room is not three times too big).
-    const max = data.length > 1024 && exact ? exact(data) : data.length * 3;
-    const ptr = this.#w.message_buffer(max);
+    return this.#sendText(data, n * 3);
+  }
+
+  /** Encodes `data` into `room` bytes of output and sends it; if `tryOnly`
+   * and it does not fit, returns undefined and sends nothing. */
+  #sendText(data, room, tryOnly = false) {
+    const ptr = this.#w.message_buffer(room);
     sync();
-    const { written } = encoder.encodeInto(
+    const { read, written } = encoder.encodeInto(
       data,
-      mem.u8.subarray(ptr, ptr + max),
+      mem.u8.subarray(ptr, ptr + room),
     );
+    if (tryOnly && read < data.length) return undefined;
     return this.#commit(TEXT, written);
   }
 
