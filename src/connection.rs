@@ -96,7 +96,8 @@ pub struct Connection {
     extensions: String,
     close_sent: bool,
     close_received: Option<CloseFrame>,
-    error: Option<Error>,
+    /// Why the connection failed; boxed, as most never do.
+    error: Option<Box<Error>>,
     transport_close_requested: bool,
     closed: bool,
     now: u64,
@@ -227,7 +228,7 @@ impl Connection {
 
     /// The error that failed the connection, if one did.
     pub fn error(&self) -> Option<&Error> {
-        self.error.as_ref()
+        self.error.as_deref()
     }
 
     /// With `trace_frames` on: the raw handshake heads, (sent, received).
@@ -406,7 +407,7 @@ impl Connection {
         }
         self.release_through(i + 1);
         self.events.taken = i + 1;
-        Some(self.events.view(i, self.error.as_ref()))
+        Some(self.events.view(i, self.error.as_deref()))
     }
 
     /// Writes the replies owed for events `released..upto`.
@@ -435,7 +436,7 @@ impl Connection {
                     });
                 }
                 tag::ERROR if !self.close_sent => {
-                    if let Some(code) = self.error.as_ref().and_then(Error::close_code) {
+                    if let Some(code) = self.error.as_deref().and_then(Error::close_code) {
                         let reason = self
                             .error
                             .as_ref()
@@ -940,7 +941,7 @@ impl Connection {
             }
         }
         let is_protocol = matches!(error, Error::Protocol(_));
-        self.error = Some(error);
+        self.error = Some(Box::new(error));
         self.events
             .push_side(tag::ERROR, code as u32, message.as_bytes(), 0.0);
         if is_protocol {

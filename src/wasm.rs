@@ -159,7 +159,10 @@ pub mod status {
 pub struct Engine {
     conn: Connection,
     staging: Vec<u8>,
-    report: Box<Report>,
+    /// Read by JS at the address `report()` gives. Kept inline: wasm-bindgen
+    /// keeps each exported value in one heap cell for its whole life and
+    /// hands JS a pointer to it, so the address never changes.
+    report: Report,
     /// Output bytes reported to JS, consumed at the start of the next call.
     reported_output: usize,
     last_error: String,
@@ -296,7 +299,7 @@ impl Engine {
         let mut e = Engine {
             conn,
             staging: Vec::new(),
-            report: Box::default(),
+            report: Report::default(),
             reported_output: 0,
             last_error: String::new(),
         };
@@ -306,7 +309,7 @@ impl Engine {
 
     /// Address of the `Report`, fixed for the engine's life.
     pub fn report(&self) -> u32 {
-        &*self.report as *const Report as u32
+        &self.report as *const Report as u32
     }
 
     /// Room for `len` bytes of transport input, written in place where the
@@ -574,7 +577,7 @@ impl Engine {
     fn finish(&mut self) {
         let (first, events, count) = self.conn.report_events();
         let (arena, side) = self.conn.event_buffers();
-        let r = &mut *self.report;
+        let r = &mut self.report;
         r.first_event = first as u32;
         r.events = events as u32;
         r.event_count = count as u32;
