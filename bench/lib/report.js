@@ -158,6 +158,27 @@ export function barChecks(r) {
   return checks;
 }
 
+/** One echo table: `field` of every pair's median per kind and size, with
+ * its ratio to ws ↔ ws. Text falls back to the binary figure for pairs that
+ * only measure bytes (the raw socket). */
+function echoTable(e, mode, field, digits) {
+  const base = e.medians["ws-ws"];
+  const rows = [];
+  for (const kind of e.config.kinds)
+    for (const size of e.config.sizes) {
+      const k = echoKey(mode, kind, size);
+      const cells = ECHO_PAIRS.map((p) => {
+        const v =
+          e.medians[p.id][k] ?? e.medians[p.id][echoKey(mode, "binary", size)];
+        if (!v) return "–";
+        if (p.id === "ws-ws") return num(v[field], digits);
+        return `${num(v[field], digits)} (${ratio(v[field] / base[k][field])})`;
+      });
+      rows.push([sizeLabel(size), kind, ...cells]);
+    }
+  return table(["size", "kind", ...ECHO_PAIRS.map((p) => p.label)], rows);
+}
+
 function sign(x, fmt) {
   return `${x >= 0 ? "+" : "−"}${fmt(Math.abs(x))}`;
 }
@@ -198,48 +219,19 @@ export function markdown(r) {
     out.push(
       "## Echo over loopback TCP",
       "",
-      `Client and server in separate processes on 127.0.0.1, one connection per client process, ${rounds(e.rounds)} interleaved. **Pipelined**: a window of messages in flight (${"64"}; 4 for 1 MiB), each echo sends the next; MB/s = payload bytes echoed back per second (each message counted once). **Latency**: one message at a time, median round trip. ws runs with bufferutil installed. The raw row is a net.Socket length-prefixed echo (binary bytes; the same figure is the ceiling for text). Round trips under ~100 µs are bimodal on this 2-vCPU VM — about 25 µs when the scheduler keeps both processes on one core, 70–90 µs when it wakes the peer on the other — so small-message latency ratios mostly show which mode a round fell into.`,
+      `Client and server in separate processes on 127.0.0.1, one connection per client process, ${rounds(e.rounds)} interleaved. **Pipelined**: a window of messages in flight (64; 4 for 1 MiB), each echo sends the next; MB/s = payload bytes echoed back per second (each message counted once). **Latency**: one message at a time, median round trip. ws runs with bufferutil installed. The raw row is a net.Socket length-prefixed echo (binary bytes; the same figure is the ceiling for text). Round trips under ~100 µs are bimodal on this 2-vCPU VM — about 25 µs when the scheduler keeps both processes on one core, 70–90 µs when it wakes the peer on the other — so small-message latency ratios mostly show which mode a round fell into.`,
       "",
     );
-    const pairs = ECHO_PAIRS;
-    const base = e.medians["ws-ws"];
-    out.push("### Throughput (pipelined), MB/s (ratio to ws ↔ ws)", "");
-    const rows = [];
-    for (const kind of e.config.kinds)
-      for (const size of e.config.sizes) {
-        const k = echoKey("pipelined", kind, size);
-        const b = base[k].mbps;
-        const cells = pairs.map((p) => {
-          const v =
-            e.medians[p.id][k] ??
-            e.medians[p.id][echoKey("pipelined", "binary", size)];
-          if (!v) return "–";
-          if (p.id === "ws-ws") return num(v.mbps);
-          return `${num(v.mbps)} (${ratio(v.mbps / b)})`;
-        });
-        rows.push([sizeLabel(size), kind, ...cells]);
-      }
-    out.push(table(["size", "kind", ...pairs.map((p) => p.label)], rows), "");
     out.push(
+      "### Throughput (pipelined), MB/s (ratio to ws ↔ ws)",
+      "",
+      echoTable(e, "pipelined", "mbps"),
+      "",
       "### Round-trip latency (one at a time), median µs (ratio to ws ↔ ws; lower is better)",
       "",
+      echoTable(e, "latency", "medianUs", 0),
+      "",
     );
-    const lrows = [];
-    for (const kind of e.config.kinds)
-      for (const size of e.config.sizes) {
-        const k = echoKey("latency", kind, size);
-        const b = base[k].medianUs;
-        const cells = pairs.map((p) => {
-          const v =
-            e.medians[p.id][k] ??
-            e.medians[p.id][echoKey("latency", "binary", size)];
-          if (!v) return "–";
-          if (p.id === "ws-ws") return num(v.medianUs, 0);
-          return `${num(v.medianUs, 0)} (${ratio(v.medianUs / b)})`;
-        });
-        lrows.push([sizeLabel(size), kind, ...cells]);
-      }
-    out.push(table(["size", "kind", ...pairs.map((p) => p.label)], lrows), "");
   }
 
   if (r.parse) {
