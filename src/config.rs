@@ -49,6 +49,13 @@ pub struct Config {
     pub close_timeout: u64,
     /// Report every frame sent and received as `Event::Frame` (for tracing tools).
     pub trace_frames: bool,
+    /// Binary messages sent as one frame of at least this many bytes, and not
+    /// read whole in one call, are announced by `Event::MessageStart` and
+    /// handed over piece by piece as they arrive, for the host to assemble in
+    /// memory of its own (default off). The wasm host uses it so that big
+    /// messages neither grow wasm memory, which never shrinks, nor pay a
+    /// second copy out of it.
+    pub host_assembly: Option<u64>,
 }
 
 impl Default for Config {
@@ -67,6 +74,7 @@ impl Default for Config {
             handshake_timeout: Some(30_000),
             close_timeout: 5_000,
             trace_frames: false,
+            host_assembly: None,
         }
     }
 }

@@ -282,6 +282,25 @@ impl Connection {
         self.take_input(start, now);
     }
 
+    /// The host copied `n` payload bytes of the message announced by a
+    /// direct `Event::MessageStart` from its input into its own memory,
+    /// instead of passing them to `receive`. The `Fragment` with `fin`
+    /// follows once the last of them is reported.
+    pub fn host_payload(&mut self, n: usize, now: u64) -> Result<(), UsageError> {
+        self.begin(now);
+        if self.closed {
+            return Ok(());
+        }
+        if !self.receiver.host_took(&mut self.events, n as u64) {
+            return Err(UsageError::InvalidState(
+                "no direct message is waiting for that much payload",
+            ));
+        }
+        self.last_heard = now;
+        self.keepalive_pinged = false;
+        Ok(())
+    }
+
     /// Handles input the host put at `arena[start..]`.
     fn take_input(&mut self, start: usize, now: u64) {
         if self.closed {

@@ -57,8 +57,9 @@ pub enum Event<'a> {
         /// The payload.
         data: &'a [u8],
     },
-    /// Streaming mode: the next piece of a data message. Text pieces end on a
-    /// character boundary, so each decodes on its own.
+    /// Streaming mode, or after `MessageStart`: the next piece of a data
+    /// message. Text pieces end on a character boundary, so each decodes on
+    /// its own.
     Fragment {
         /// Text or binary, the same for every piece of one message.
         kind: MessageKind,
@@ -66,6 +67,18 @@ pub enum Event<'a> {
         data: &'a [u8],
         /// The message's last piece.
         fin: bool,
+    },
+    /// With `Config::host_assembly`: a big message begins, whose pieces
+    /// follow as `Fragment`s (the last with `fin`) for the host to assemble.
+    MessageStart {
+        /// Text or binary.
+        kind: MessageKind,
+        /// The message's length in bytes.
+        len: u64,
+        /// The payload is not masked, so the host may copy it from its own
+        /// input and report it with `Connection::host_payload` rather than
+        /// pass it to `receive`: one copy fewer.
+        direct: bool,
     },
     /// The peer pinged; a pong is sent automatically unless turned off.
     Ping(&'a [u8]),
@@ -138,6 +151,10 @@ pub mod tag {
     pub const CLOSED: u16 = 10;
     /// `Event::Frame`; `arg` packs the header (see `FrameInfo::pack`), `size` the length.
     pub const FRAME: u16 = 11;
+    /// `Event::MessageStart`; `arg` is the `MessageKind`, plus `DIRECT`; `size` the length.
+    pub const MESSAGE_START: u16 = 12;
+    /// Flag in a `MESSAGE_START` `arg`: the host may take the payload itself.
+    pub const DIRECT: u32 = 0x400;
 }
 
 /// Which buffer a `RawEvent`'s range points into.
@@ -338,6 +355,11 @@ impl EventQueue {
                 kind: kind(e.arg),
                 data,
                 fin: e.arg & 0x100 != 0,
+            },
+            tag::MESSAGE_START => Event::MessageStart {
+                kind: kind(e.arg),
+                len: e.size as u64,
+                direct: e.arg & tag::DIRECT != 0,
             },
             tag::PING => Event::Ping(data),
             tag::PONG => Event::Pong(data),

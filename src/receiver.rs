@@ -55,6 +55,17 @@ struct Message {
     /// Its first frame set the extension's RSV bits; decoded bytes gather in
     /// `Receiver::decoded` until the message (or a streamed piece) is done.
     encoded: bool,
+    /// Announced by `MESSAGE_START`: each piece is handed over where it
+    /// arrived, and the host assembles the message (`Config::host_assembly`).
+    host: bool,
+}
+
+impl Message {
+    /// Whether its bytes gather in the arena (rather than in `decoded`, or in
+    /// the host's memory).
+    fn in_arena(&self) -> bool {
+        !self.encoded && !self.host
+    }
 }
 
 #[derive(Debug)]
@@ -144,7 +155,7 @@ impl Receiver {
         let keep = self
             .message
             .as_ref()
-            .filter(|m| !m.encoded)
+            .filter(|m| m.in_arena())
             .map_or(0, |m| m.end);
         q.arena.truncate(self.live_end.max(keep));
         outcome
@@ -177,6 +188,7 @@ impl Receiver {
                 if self.dead {
                     return Ok(None);
                 }
+                self.offer_to_host(config, q, end - pos);
             }
             let frame = self.frame.as_ref().expect("a frame is being read");
             let want = (frame.len - frame.read).min((end - pos) as u64) as usize;
@@ -353,6 +365,7 @@ impl Receiver {
                 end: pos,
                 size: 0,
                 encoded: h.rsv & owned != 0,
+                host: false,
             });
         }
         let message = self.message.as_ref().expect("a message is open");
@@ -364,6 +377,50 @@ impl Receiver {
             });
         }
         Ok(())
+    }
+
+    /// Hands a big binary message that came as one frame, and is not all in
+    /// this input, to the host to assemble (`Config::host_assembly`).
+    fn offer_to_host(&mut self, config: &Config, q: &mut EventQueue, available: usize) {
+        let (Some(f), Some(m), Some(min)) = (&self.frame, &mut self.message, config.host_assembly)
+        else {
+            return;
+        };
+        // A Binary (not Continuation) frame with FIN is a whole message.
+        let whole = f.op == OpCode::Binary && f.fin && !f.skip;
+        if !whole || m.encoded || config.streaming || f.len < min || f.len <= available as u64 {
+            return;
+        }
+        m.host = true;
+        let direct = if f.mask.is_none() { tag::DIRECT } else { 0 };
+        q.push_side(
+            tag::MESSAGE_START,
+            m.kind as u32 | direct,
+            &[],
+            f.len as f64,
+        );
+    }
+
+    /// The host copied `n` bytes of an unmasked host-assembled message's
+    /// payload from its own input instead of passing them to `read`. False
+    /// (and nothing done) if no such message is in progress or `n` is more
+    /// than the rest of it.
+    pub fn host_took(&mut self, q: &mut EventQueue, n: u64) -> bool {
+        let (Some(f), Some(m)) = (&mut self.frame, &mut self.message) else {
+            return false;
+        };
+        if !m.host || f.mask.is_some() || self.failed || self.dead || n > f.len - f.read {
+            return false;
+        }
+        f.read += n;
+        m.size += n;
+        if f.read == f.len {
+            let fin = m.kind as u32 | 0x100;
+            q.push_arena(tag::FRAGMENT, fin, q.arena.len(), 0);
+            self.frame = None;
+            self.message = None;
+        }
+        true
     }
 
     /// In streaming mode, reads at most what fits in the next piece, so no
@@ -407,6 +464,17 @@ impl Receiver {
         }
         let last_piece = frame.fin && frame.read == frame.len;
         let message = self.message.as_mut().expect("a message is open");
+        if message.host {
+            // Binary, whole in this frame, its size checked from the header:
+            // the piece goes to the host as it is.
+            message.size += n as u64;
+            if n > 0 || last_piece {
+                let fin = if last_piece { 0x100 } else { 0 };
+                q.push_arena(tag::FRAGMENT, message.kind as u32 | fin, pos, n);
+                self.live_end = self.live_end.max(pos + n);
+            }
+            return Ok(());
+        }
         let at = if message.encoded {
             let before = self.decoded.len();
             let ext = ext.as_mut().expect("encoded messages have an extension");
@@ -484,6 +552,11 @@ impl Receiver {
 
     fn end_message(&mut self, config: &Config, q: &mut EventQueue) -> Result<(), ProtocolError> {
         let message = self.message.as_ref().expect("a message is open");
+        if message.host {
+            // Its last piece was handed over with `fin`.
+            self.message = None;
+            return Ok(());
+        }
         if message.kind == MessageKind::Text && config.validate_utf8 {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
         }
@@ -586,13 +659,13 @@ impl Receiver {
     pub fn keep_from(&self, q: &EventQueue) -> usize {
         self.message
             .as_ref()
-            .filter(|m| !m.encoded)
+            .filter(|m| m.in_arena())
             .map_or(q.arena.len(), |m| m.start)
     }
 
     /// The arena was compacted by `shift` bytes.
     pub fn shifted(&mut self, shift: usize) {
-        if let Some(m) = self.message.as_mut().filter(|m| !m.encoded) {
+        if let Some(m) = self.message.as_mut().filter(|m| m.in_arena()) {
             m.start -= shift;
             m.end -= shift;
         }
@@ -1035,6 +1108,91 @@ mod tests {
             })
             .collect();
         assert_eq!(sizes, [(256, false), (256, false), (88, true)]);
+    }
+
+    #[test]
+    fn big_binary_messages_can_be_assembled_by_the_host() {
+        let config = Config {
+            host_assembly: Some(100),
+            ..Config::default()
+        };
+        let payload: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+
+        // Unmasked (a client reads): announced as direct, the first bytes handed
+        // over from the input, the rest taken by the host from its own input.
+        let mut c = open_client(config.clone());
+        let frame = sframe(2, true, &payload);
+        assert_eq!(
+            feed(&mut c, &frame[..304]),
+            [
+                Ev::MessageStart(Binary, 1000, true),
+                Ev::Fragment(Binary, payload[..300].to_vec(), false)
+            ]
+        );
+        assert!(c.host_payload(701, 0).is_err(), "more than the message has");
+        c.host_payload(500, 0).unwrap();
+        assert_eq!(drain(&mut c), []);
+        c.host_payload(200, 0).unwrap();
+        assert_eq!(drain(&mut c), [Ev::Fragment(Binary, vec![], true)]);
+        assert!(c.host_payload(1, 0).is_err(), "no message is waiting");
+        // Reading goes on after it; so does the same message through `receive`.
+        let events = feed(&mut c, &[sframe(2, true, b"next"), frame.clone()].concat());
+        assert_eq!(
+            events,
+            [binary(b"next"), binary(&payload)],
+            "a message read whole is delivered whole"
+        );
+        // A header cut short is carried; the message starts once it is whole,
+        // and the host may pass the rest to `receive` after all.
+        assert_eq!(feed(&mut c, &frame[..3]), []);
+        assert_eq!(
+            feed(&mut c, &frame[3..600]),
+            [
+                Ev::MessageStart(Binary, 1000, true),
+                Ev::Fragment(Binary, payload[..596].to_vec(), false)
+            ]
+        );
+        assert_eq!(
+            feed(&mut c, &frame[600..]),
+            [Ev::Fragment(Binary, payload[596..].to_vec(), true)]
+        );
+
+        // Masked (a server reads): not direct; each piece is handed over unmasked.
+        let mut s = open_server(config.clone());
+        let frame = cframe(2, true, &payload);
+        assert_eq!(
+            feed(&mut s, &frame[..508]),
+            [
+                Ev::MessageStart(Binary, 1000, false),
+                Ev::Fragment(Binary, payload[..500].to_vec(), false)
+            ]
+        );
+        assert!(
+            s.host_payload(1, 0).is_err(),
+            "masked payload is not direct"
+        );
+        assert_eq!(
+            feed(
+                &mut s,
+                &[&frame[508..], &cframe(9, true, b"p")[..]].concat()
+            ),
+            [
+                Ev::Fragment(Binary, payload[500..].to_vec(), true),
+                Ev::Ping(b"p".to_vec())
+            ]
+        );
+
+        // Text, fragmented and small messages are never handed over.
+        let mut s = open_server(config);
+        let text_frame = cframe(1, true, &[b'a'; 200]);
+        let fragmented = [cframe(2, false, &payload), cframe(0, true, b"")].concat();
+        let small = cframe(2, true, &[7; 99]);
+        for wire in [text_frame, fragmented, small] {
+            let (a, b) = wire.split_at(wire.len() / 2);
+            assert_eq!(feed(&mut s, a), []);
+            let events = feed(&mut s, b);
+            assert!(matches!(events[..], [Ev::Message(..)]), "{events:?}");
+        }
     }
 
     /// A stand-in extension that owns RSV1 and inverts every payload byte.

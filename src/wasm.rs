@@ -80,6 +80,9 @@ pub struct EngineConfig {
     pub close_timeout: f64,
     /// Report every frame as an event.
     pub trace_frames: bool,
+    /// Binary messages of at least this many bytes in one frame are
+    /// assembled by the host (0 = never).
+    pub host_assembly: f64,
 }
 
 #[wasm_bindgen]
@@ -103,6 +106,7 @@ impl EngineConfig {
             handshake_timeout: c.handshake_timeout.unwrap_or(0) as f64,
             close_timeout: c.close_timeout as f64,
             trace_frames: c.trace_frames,
+            host_assembly: c.host_assembly.unwrap_or(0) as f64,
         }
     }
 }
@@ -115,7 +119,7 @@ impl Default for EngineConfig {
 
 impl EngineConfig {
     fn to_config(&self) -> Config {
-        let ms = |v: f64| (v > 0.0).then_some(v as u64);
+        let positive = |v: f64| (v > 0.0).then_some(v as u64);
         Config {
             max_message_size: self.max_message_size as u64,
             max_frame_size: self.max_frame_size as u64,
@@ -132,10 +136,11 @@ impl EngineConfig {
             auto_pong: self.auto_pong,
             disable_masking: self.disable_masking,
             validate_utf8: self.validate_utf8,
-            keepalive_interval: ms(self.keepalive_interval),
-            handshake_timeout: ms(self.handshake_timeout),
+            keepalive_interval: positive(self.keepalive_interval),
+            handshake_timeout: positive(self.handshake_timeout),
             close_timeout: self.close_timeout.max(0.0) as u64,
             trace_frames: self.trace_frames,
+            host_assembly: positive(self.host_assembly),
         }
     }
 }
@@ -325,6 +330,14 @@ impl Engine {
         // returned and calls nothing else in between (engine.js `receive`).
         unsafe { self.conn.commit_input(len, now_ms(now)) };
         self.finish();
+    }
+
+    /// The host copied `len` bytes of a direct message's payload from its
+    /// input itself (`Connection::host_payload`).
+    pub fn host_payload(&mut self, len: usize, now: f64) -> u32 {
+        self.start();
+        let r = self.conn.host_payload(len, now_ms(now));
+        self.done(r)
     }
 
     /// A staging area of at least `len` bytes for an outgoing payload; its address.

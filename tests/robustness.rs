@@ -33,6 +33,7 @@ fn config() -> impl Strategy<Value = Config> {
         (
             prop::bool::weighted(0.2),
             prop::option::weighted(0.2, (0..400usize, 0..10usize)),
+            prop::option::weighted(0.2, 0..2000u64),
         ),
     )
         .prop_map(
@@ -41,7 +42,7 @@ fn config() -> impl Strategy<Value = Config> {
                 (max_message, max_frame),
                 (auto_pong, disable_masking, validate_utf8),
                 (keepalive, handshake_timeout, close_timeout),
-                (trace, limits),
+                (trace, limits, host_assembly),
             )| {
                 let mut c = Config {
                     streaming,
@@ -53,6 +54,7 @@ fn config() -> impl Strategy<Value = Config> {
                     handshake_timeout,
                     close_timeout,
                     trace_frames: trace,
+                    host_assembly,
                     ..Config::default()
                 };
                 if let Some(n) = sbs {

@@ -22,6 +22,8 @@ struct Setup {
     send_buffer: Option<usize>,
     /// The receiver streams, with this `receive_buffer_size`.
     streaming: Option<usize>,
+    /// The receiver's `host_assembly` threshold.
+    host_assembly: Option<u64>,
     /// Server sends: the messages leave right after `accept`, so the client
     /// reads them in the same bytes as the 101 answer.
     early: bool,
@@ -37,9 +39,20 @@ fn setup() -> impl Strategy<Value = Setup> {
         prop::option::weighted(0.3, 1..2000usize),
         prop::option::weighted(0.3, 1..3000usize),
         prop::bool::weighted(0.3),
+        prop::option::weighted(0.3, 0..3000u64),
     )
         .prop_map(
-            |(client_sends, how, drain_each, interleave, trace, send_buffer, streaming, early)| {
+            |(
+                client_sends,
+                how,
+                drain_each,
+                interleave,
+                trace,
+                send_buffer,
+                streaming,
+                early,
+                host_assembly,
+            )| {
                 Setup {
                     client_sends,
                     how,
@@ -49,6 +62,7 @@ fn setup() -> impl Strategy<Value = Setup> {
                     send_buffer,
                     streaming,
                     early: early && !client_sends,
+                    host_assembly,
                 }
             },
         )
@@ -67,6 +81,7 @@ fn configs(s: &Setup) -> (Config, Config) {
         rx.streaming = true;
         rx.receive_buffer_size = n;
     }
+    rx.host_assembly = s.host_assembly;
     if s.client_sends {
         (tx, rx)
     } else {
@@ -314,7 +329,7 @@ fn run(s: &Setup, sends: &[Send]) {
     };
     checker.opens = 1;
     checker.check(&rx_evs);
-    if rx_limit.is_none() {
+    if rx_limit.is_none() && s.host_assembly.is_none() {
         assert!(!rx_evs.iter().any(|e| matches!(e, Ev::Fragment(..))));
     }
     let expected: Vec<Ev> = sends.iter().flat_map(Send::expected).collect();
@@ -376,6 +391,19 @@ proptest! {
         sends in whole(medium_item(), true, 0..8),
     ) {
         let s = Setup { streaming: Some(n), ..s };
+        run(&s, &sends);
+    }
+
+    /// A receiver that hands big binary messages to its host to assemble
+    /// (taking unmasked payload straight from the chunks when it drains
+    /// events as they come) gives back the same messages.
+    #[test]
+    fn host_assembled_messages_roundtrip(
+        s in setup().prop_map(plain),
+        n in 0..1500u64,
+        sends in whole(medium_item(), true, 0..8),
+    ) {
+        let s = Setup { host_assembly: Some(n), ..s };
         run(&s, &sends);
     }
 

@@ -36,6 +36,9 @@ pub fn config(a: u8, b: u8) -> Config {
     if b & 0x40 != 0 {
         c.send_buffer_size = 0; // raised to 256
     }
+    if a & 0x10 != 0 {
+        c.host_assembly = Some(u64::from(b & 0x3E) * 8);
+    }
     c
 }
 
@@ -111,6 +114,11 @@ impl Checker {
                     assert!(data.len() <= limit, "piece {} > {limit}", data.len());
                 }
                 self.streaming = if fin { None } else { Some(kind) };
+            }
+            Event::MessageStart { kind, .. } => {
+                assert!(self.streaming.is_none(), "MessageStart inside a message");
+                assert_eq!(kind, MessageKind::Binary, "only binary is host-assembled");
+                self.streaming = Some(kind);
             }
             Event::Ping(p) | Event::Pong(p) => assert!(p.len() <= 125),
             Event::CloseReceived { code, reason } => {

@@ -15,6 +15,7 @@ pub enum Ev {
     },
     Message(MessageKind, Vec<u8>),
     Fragment(MessageKind, Vec<u8>, bool),
+    MessageStart(MessageKind, u64, bool),
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     CloseReceived(u16, String),
@@ -43,6 +44,7 @@ impl Ev {
             },
             Event::Message { kind, data } => Ev::Message(kind, data.to_vec()),
             Event::Fragment { kind, data, fin } => Ev::Fragment(kind, data.to_vec(), fin),
+            Event::MessageStart { kind, len, direct } => Ev::MessageStart(kind, len, direct),
             Event::Ping(p) => Ev::Ping(p.to_vec()),
             Event::Pong(p) => Ev::Pong(p.to_vec()),
             Event::CloseReceived { code, reason } => Ev::CloseReceived(code, reason.to_owned()),
@@ -116,7 +118,10 @@ pub fn chunks<'a>(data: &'a [u8], how: &Chunking) -> Vec<&'a [u8]> {
 }
 
 /// Feeds `bytes` to `to` cut as `how` says; takes events after every chunk
-/// when `drain_each`, else only at the end.
+/// when `drain_each`, else only at the end. Taking events as they come, it
+/// acts as the wasm host does on a direct `MessageStart`: copies the
+/// message's payload from the chunks itself (recorded as a `Fragment`) and
+/// reports it with `host_payload`.
 pub fn feed(
     to: &mut Connection,
     bytes: &[u8],
@@ -124,13 +129,45 @@ pub fn feed(
     drain_each: bool,
     now: u64,
 ) -> Vec<Ev> {
-    let mut evs = Vec::new();
-    for ch in chunks(bytes, how) {
+    let mut evs: Vec<Ev> = Vec::new();
+    // Payload bytes of a direct message the host still takes itself.
+    let mut direct: u64 = 0;
+    for mut ch in chunks(bytes, how) {
+        if direct > 0 {
+            let n = direct.min(ch.len() as u64) as usize;
+            evs.push(Ev::Fragment(MessageKind::Binary, ch[..n].to_vec(), false));
+            to.host_payload(n, now)
+                .expect("host_payload within the message");
+            direct -= n as u64;
+            ch = &ch[n..];
+            evs.extend(drain(to));
+            if ch.is_empty() {
+                continue;
+            }
+        }
         to.receive(ch, now);
         if drain_each {
+            let start = evs.len();
             evs.extend(drain(to));
+            if let Some(at) = evs[start..]
+                .iter()
+                .rposition(|e| matches!(e, Ev::MessageStart(_, _, true)))
+            {
+                let Ev::MessageStart(_, len, _) = evs[start + at] else {
+                    unreachable!()
+                };
+                let got: usize = evs[start + at..]
+                    .iter()
+                    .map(|e| match e {
+                        Ev::Fragment(_, d, _) => d.len(),
+                        _ => 0,
+                    })
+                    .sum();
+                direct = len - got as u64;
+            }
         }
     }
+    assert_eq!(direct, 0, "a direct message's payload did not all come");
     evs.extend(drain(to));
     evs
 }
@@ -455,6 +492,7 @@ impl Checker {
                         | Ev::Open { .. }
                         | Ev::Message(..)
                         | Ev::Fragment(..)
+                        | Ev::MessageStart(..)
                         | Ev::Ping(_)
                         | Ev::Pong(_)
                         | Ev::CloseReceived(..)
@@ -484,6 +522,14 @@ impl Checker {
                         "text message is not UTF-8"
                     );
                 }
+            }
+            Ev::MessageStart(kind, ..) => {
+                assert!(
+                    self.streaming_kind.is_none(),
+                    "MessageStart inside a streamed message"
+                );
+                assert_eq!(*kind, MessageKind::Binary, "only binary is host-assembled");
+                self.streaming_kind = Some(*kind);
             }
             Ev::Fragment(kind, data, fin) => {
                 if let Some(k) = self.streaming_kind {
@@ -553,17 +599,27 @@ impl Checker {
     }
 }
 
-/// Turns streamed `Fragment`s back into whole messages, leaving other events in place.
+/// Turns streamed or host-assembled `Fragment`s back into whole messages,
+/// leaving other events in place; a `MessageStart`'s length is checked.
 pub fn assemble(evs: Vec<Ev>) -> Vec<Ev> {
     let mut out = Vec::new();
     let mut current: Option<(MessageKind, Vec<u8>)> = None;
+    let mut announced: Option<u64> = None;
     for e in evs {
         match e {
+            Ev::MessageStart(_, len, _) => announced = Some(len),
             Ev::Fragment(kind, data, fin) => {
                 let (_, buf) = current.get_or_insert_with(|| (kind, Vec::new()));
                 buf.extend_from_slice(&data);
                 if fin {
                     let (k, buf) = current.take().unwrap();
+                    if let Some(len) = announced.take() {
+                        assert_eq!(
+                            buf.len() as u64,
+                            len,
+                            "MessageStart announced another length"
+                        );
+                    }
                     out.push(Ev::Message(k, buf));
                 }
             }
