@@ -30,6 +30,7 @@ export const Tag = Object.freeze({
   CLOSE_TRANSPORT: 9,
   CLOSED: 10,
   FRAME: 11,
+  MESSAGE_START: 12,
 });
 
 /** Command results, as in src/wasm.rs `status`. */
@@ -43,8 +44,16 @@ export const Status = Object.freeze({
 
 const TEXT = 1;
 const BINARY = 2;
+const FIN = 0x100;
 const ASCII = 0x200;
+const DIRECT = 0x400;
 const EVENT_SIZE = 24;
+
+/** Binary messages of at least this many bytes in one frame are assembled
+ * here, in memory of their own, as their pieces arrive (the engine's
+ * `host_assembly`): they never grow wasm memory, which does not shrink, and
+ * an unmasked one is copied once, from the transport's chunks. */
+const HOST_ASSEMBLY = 64 * 1024;
 
 // Report field offsets (src/wasm.rs `Report`, repr(C), little-endian).
 const R_EVENTS = 0;
@@ -85,6 +94,8 @@ export const text = {
 export const bytes = {
   arrayBuffer: (u8, start, end) => u8.buffer.slice(start, end),
   copy: (u8, start, end) => u8.slice(start, end),
+  /** A Uint8Array of `n` bytes over an ArrayBuffer of exactly that size. */
+  alloc: (n) => new Uint8Array(n),
 };
 
 /** Strings longer than this are encoded to exact size first, so the staging
@@ -125,6 +136,7 @@ function sync() {
 /** Engine options in the shape of `EngineConfig`; unset fields keep defaults. */
 export function makeConfig(options = {}) {
   const c = new EngineConfig();
+  c.host_assembly = HOST_ASSEMBLY;
   for (const [key, value] of Object.entries(options)) {
     if (value !== undefined && key in c) c[key] = value;
   }
@@ -159,6 +171,10 @@ export class Engine {
   lastLength = 0;
   #w;
   #report;
+  /** The message being assembled here after a MESSAGE_START: its bytes
+   * `u8`, how many have come (`at`), and whether the engine lets the
+   * payload be taken straight from transport chunks (`direct`). */
+  #host = null;
 
   constructor(wasm) {
     this.#w = wasm;
@@ -208,8 +224,25 @@ export class Engine {
       const end = start + v.getUint32(p + 12, true);
       let payload = null;
       switch (tag) {
-        case Tag.MESSAGE:
+        case Tag.MESSAGE_START:
+          this.#host = {
+            u8: bytes.alloc(v.getFloat64(p + 16, true)),
+            at: 0,
+            direct: (arg & DIRECT) !== 0,
+          };
+          continue;
         case Tag.FRAGMENT:
+          if (this.#host !== null) {
+            const h = this.#host;
+            h.u8.set(mem.u8.subarray(start, end), h.at);
+            h.at += end - start;
+            if ((arg & FIN) === 0) continue;
+            this.#host = null;
+            q.push(Tag.MESSAGE, BINARY, h.u8.buffer, first + i);
+            continue;
+          }
+        // falls through: a piece of a streamed message
+        case Tag.MESSAGE:
           payload =
             (arg & 0xff) === TEXT
               ? text.decode(mem.text, start, end, (arg & ASCII) !== 0)
@@ -225,10 +258,12 @@ export class Engine {
             length: v.getFloat64(p + 16, true),
           };
           break;
-        case Tag.OPEN:
-        case Tag.CLOSE_RECEIVED:
         case Tag.ERROR:
         case Tag.CLOSED:
+          this.#host = null;
+        // falls through
+        case Tag.OPEN:
+        case Tag.CLOSE_RECEIVED:
           payload = text.decode(mem.text, start, end);
           break;
       }
@@ -257,6 +292,18 @@ export class Engine {
   /** Feeds a chunk read from the transport; a string goes in as its UTF-8
    * bytes, encoded straight into wasm memory. */
   receive(chunk, now) {
+    const h = this.#host;
+    if (h !== null && h.direct) {
+      // The payload of a big unmasked message: copied once, from the chunk.
+      if (typeof chunk === "string") chunk = encoder.encode(chunk);
+      const n = Math.min(h.u8.length - h.at, chunk.length);
+      h.u8.set(n === chunk.length ? chunk : chunk.subarray(0, n), h.at);
+      h.at += n;
+      if (this.#w.host_payload(n, now) !== Status.OK) this.#host = null;
+      this.#collect();
+      if (n === chunk.length) return;
+      chunk = chunk.subarray(n);
+    }
     let len = chunk.length;
     if (typeof chunk === "string") {
       const max = len * 3;

@@ -35,6 +35,7 @@ bytes.arrayBuffer = (u8, start, end) => {
   copy.set(u8.subarray(start, end));
   return copy.buffer;
 };
+bytes.alloc = (n) => Buffer.allocUnsafeSlow(n);
 bytes.copy = (u8, start, end) => {
   const copy = Buffer.allocUnsafe(end - start);
   copy.set(u8.subarray(start, end));

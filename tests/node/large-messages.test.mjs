@@ -1,0 +1,207 @@
+// Big binary messages, which the package assembles outside wasm memory (the
+// engine's host_assembly): whatever way the transport cuts the bytes, every
+// message arrives whole and in order, and wasm memory does not grow to hold
+// them. The test plays the peer over a WHATWG stream pair, so it decides
+// exactly where each chunk ends.
+//
+// Run: node --test tests/node/
+
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { test } from "node:test";
+
+import { WebSocket, WebSocketServer } from "wasmsocket";
+
+import { wasm_memory } from "../../pkg/wasm/wasmsocket.js";
+import { within } from "./helpers.mjs";
+
+const T = { timeout: 20000 };
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/** A frame; masked with `mask` (4 bytes) if given. */
+function frame(opcode, payload, mask = null) {
+  const len = payload.length;
+  let head;
+  if (len < 126) {
+    head = Buffer.from([0x80 | opcode, len]);
+  } else if (len < 65536) {
+    head = Buffer.alloc(4);
+    head[1] = 126;
+    head.writeUInt16BE(len, 2);
+  } else {
+    head = Buffer.alloc(10);
+    head[1] = 127;
+    head.writeBigUInt64BE(BigInt(len), 2);
+  }
+  head[0] = 0x80 | opcode;
+  if (!mask) return Buffer.concat([head, payload]);
+  head[1] |= 0x80;
+  const body = Buffer.from(payload);
+  for (let i = 0; i < len; i++) body[i] ^= mask[i & 3];
+  return Buffer.concat([head, mask, body]);
+}
+
+/** `wire` cut into chunks whose sizes cycle through `sizes`. */
+function cut(wire, sizes) {
+  const chunks = [];
+  for (let at = 0, i = 0; at < wire.length; i++) {
+    const n = Math.min(sizes[i % sizes.length], wire.length - at);
+    chunks.push(wire.subarray(at, at + n));
+    at += n;
+  }
+  return chunks;
+}
+
+// Sizes around the 64 KiB threshold, one read whole, one well past it; a
+// small text message between big ones. Chunks of 1 byte, of a few bytes,
+// of about a transport read and of several hundred KiB: a chunk ends inside
+// a header, inside a payload, exactly at a message's end, and one chunk
+// carries the end of one big message and the start of the next.
+const MESSAGES = [
+  randomBytes(3 * MiB + 5),
+  "between",
+  randomBytes(64 * KiB),
+  randomBytes(64 * KiB - 1),
+  randomBytes(200 * KiB),
+  "after",
+  randomBytes(70_001),
+];
+const CUTS = [
+  [65536],
+  [1, 7, 65536, 100_000, 3, 300_000, 13],
+  [9, 2 * MiB],
+  [5 * MiB],
+];
+
+/** Collects `count` messages from `ws`, failing on error or close. */
+function collect(ws, count) {
+  ws.binaryType = "arraybuffer";
+  const got = [];
+  return within(
+    new Promise((resolve, reject) => {
+      ws.onmessage = (e) => {
+        got.push(e.data);
+        if (got.length === count) resolve(got);
+      };
+      ws.onerror = (e) => reject(new Error(`error: ${e.message}`));
+      ws.onclose = (e) => reject(new Error(`closed: ${e.code}`));
+    }),
+    10_000,
+    `${count} messages`,
+  );
+}
+
+function assertMessages(got) {
+  assert.equal(got.length, MESSAGES.length);
+  MESSAGES.forEach((want, i) => {
+    if (typeof want === "string") {
+      assert.equal(got[i], want, `message ${i}`);
+      return;
+    }
+    assert.ok(got[i] instanceof ArrayBuffer, `message ${i} is an ArrayBuffer`);
+    assert.equal(got[i].byteLength, want.length, `message ${i} length`);
+    assert.ok(want.equals(Buffer.from(got[i])), `message ${i} bytes`);
+  });
+}
+
+/** The wire of MESSAGES, masked if `masked`. */
+function wireOf(masked) {
+  return Buffer.concat(
+    MESSAGES.map((m) =>
+      typeof m === "string"
+        ? frame(1, Buffer.from(m), masked ? randomBytes(4) : null)
+        : frame(2, m, masked ? randomBytes(4) : null),
+    ),
+  );
+}
+
+/** Reads `readable` to the end of an HTTP head; returns it as text. */
+async function readHead(reader) {
+  let head = Buffer.alloc(0);
+  while (!head.includes("\r\n\r\n")) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, "the stream ended inside the head");
+    head = Buffer.concat([head, value]);
+  }
+  return head.toString("latin1");
+}
+
+const grownKiB = (before) => (wasm_memory().buffer.byteLength - before) / KiB;
+
+for (const sizes of CUTS) {
+  test(
+    `a client gets big binary messages whole, chunks of ${sizes.join(", ")} bytes`,
+    T,
+    async (t) => {
+      const up = new TransformStream();
+      const down = new TransformStream();
+      const ws = new WebSocket("ws://big.test/", [], {
+        transport: { readable: down.readable, writable: up.writable },
+      });
+      t.after(() => ws.readyState === WebSocket.OPEN && ws.close());
+      const opened = new Promise((resolve) => (ws.onopen = resolve));
+      const reader = up.readable.getReader();
+      const key = /Sec-WebSocket-Key: (\S+)/i.exec(await readHead(reader))[1];
+      const accept = createHash("sha1")
+        .update(key + GUID)
+        .digest("base64");
+      const writer = down.writable.getWriter();
+      await writer.write(
+        Buffer.from(
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
+            `Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        ),
+      );
+      await within(opened, 5000, "open");
+      const before = wasm_memory().buffer.byteLength;
+      const got = collect(ws, MESSAGES.length);
+      for (const chunk of cut(wireOf(false), sizes)) await writer.write(chunk);
+      assertMessages(await got);
+      // The biggest chunk may land in wasm memory; the 3 MiB message may not.
+      const limit = Math.max(...sizes) / KiB + 1024;
+      assert.ok(
+        grownKiB(before) < limit,
+        `wasm memory grew ${grownKiB(before)} KiB`,
+      );
+    },
+  );
+}
+
+for (const sizes of CUTS) {
+  test(
+    `a server gets big masked binary messages whole, chunks of ${sizes.join(", ")} bytes`,
+    T,
+    async (t) => {
+      const up = new TransformStream();
+      const down = new TransformStream();
+      const server = new WebSocketServer({});
+      const accepted = server.accept({
+        readable: up.readable,
+        writable: down.writable,
+      });
+      const writer = up.writable.getWriter();
+      await writer.write(
+        Buffer.from(
+          "GET / HTTP/1.1\r\nHost: big.test\r\nUpgrade: websocket\r\n" +
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+            "Sec-WebSocket-Version: 13\r\n\r\n",
+        ),
+      );
+      const ws = await within(accepted, 5000, "accept() resolving");
+      t.after(() => ws.readyState === WebSocket.OPEN && ws.close());
+      const reader = down.readable.getReader();
+      assert.match(await readHead(reader), /^HTTP\/1\.1 101 /);
+      const before = wasm_memory().buffer.byteLength;
+      const got = collect(ws, MESSAGES.length);
+      for (const chunk of cut(wireOf(true), sizes)) await writer.write(chunk);
+      assertMessages(await got);
+      const limit = Math.max(...sizes) / KiB + 1024;
+      assert.ok(
+        grownKiB(before) < limit,
+        `wasm memory grew ${grownKiB(before)} KiB`,
+      );
+    },
+  );
+}
