@@ -178,8 +178,20 @@ for (const kind of config.kinds) {
     const window = Math.min(64, Math.max(4, Math.floor((4 << 20) / size)));
     for (const mode of config.modes) {
       if (mode === "pipelined") {
-        await pipelined(conn, msg, size, window, config.warmMs);
-        const r = await pipelined(conn, msg, size, window, config.ms);
+        await pipelined(
+          conn,
+          msg,
+          size,
+          window,
+          config.pipelinedWarmMs ?? config.warmMs,
+        );
+        const r = await pipelined(
+          conn,
+          msg,
+          size,
+          window,
+          config.pipelinedMs ?? config.ms,
+        );
         results.push({
           size,
           kind,

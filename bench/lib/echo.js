@@ -57,6 +57,10 @@ export async function echoSection({ quick }) {
     modes: ["pipelined", "latency"],
     warmMs: quick ? 20 : 80,
     ms: quick ? 50 : 200,
+    // Throughput windows of 200 ms gave rounds 2x apart on this shared VM,
+    // with short windows biased low (TCP, JIT and heap still ramping up).
+    pipelinedWarmMs: quick ? 20 : 150,
+    pipelinedMs: quick ? 50 : 500,
   };
   const servers = {};
   for (const impl of new Set(ECHO_PAIRS.map((p) => p.server))) {

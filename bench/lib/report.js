@@ -219,7 +219,7 @@ export function markdown(r) {
     out.push(
       "## Echo over loopback TCP",
       "",
-      `Client and server in separate processes on 127.0.0.1, one connection per client process, ${rounds(e.rounds)} interleaved. **Pipelined**: a window of messages in flight (64; 4 for 1 MiB), each echo sends the next; MB/s = payload bytes echoed back per second (each message counted once). **Latency**: one message at a time, median round trip. ws runs with bufferutil installed. The raw row is a net.Socket length-prefixed echo (binary bytes; the same figure is the ceiling for text). Round trips under ~100 µs are bimodal on this 2-vCPU VM — about 25 µs when the scheduler keeps both processes on one core, 70–90 µs when it wakes the peer on the other — so small-message latency ratios mostly show which mode a round fell into.`,
+      `Client and server in separate processes on 127.0.0.1, one connection per client process, ${rounds(e.rounds)} interleaved. **Pipelined**: a window of messages in flight (64; 4 for 1 MiB), each echo sends the next, ${e.config.pipelinedMs ?? e.config.ms} ms per case after ${e.config.pipelinedWarmMs ?? e.config.warmMs} ms of warm-up; MB/s = payload bytes echoed back per second (each message counted once). **Latency**: one message at a time, median round trip. ws runs with bufferutil installed. The raw row is a net.Socket length-prefixed echo (binary bytes; the same figure is the ceiling for text). Round trips under ~100 µs are bimodal on this 2-vCPU VM — about 25 µs when the scheduler keeps both processes on one core, 70–90 µs when it wakes the peer on the other — so small-message latency ratios mostly show which mode a round fell into.`,
       "",
     );
     out.push(
