@@ -1,5 +1,8 @@
 //! The knobs of a connection, in the spirit of websocket.dll's properties.
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use crate::handshake::HeadLimits;
 
 /// Which end of the connection the engine plays.
@@ -88,5 +91,58 @@ impl Config {
         self.receive_buffer_size = self.receive_buffer_size.max(Self::MIN_BUFFER_SIZE);
         self.send_buffer_size = self.send_buffer_size.max(Self::MIN_BUFFER_SIZE);
         self
+    }
+
+    /// `config` normalized, still shared if it already was.
+    pub(crate) fn normalized_shared(config: Arc<Config>) -> Arc<Config> {
+        let normal = (*config).clone().normalized();
+        if normal == *config {
+            config
+        } else {
+            Arc::new(normal)
+        }
+    }
+}
+
+/// Hands out one `Arc<Config>` for as long as the configuration asked for
+/// stays the same, so the many connections of one server share it (the wasm
+/// bindings make every engine's config through one).
+#[derive(Clone, Debug, Default)]
+pub struct SharedConfig(RefCell<Option<Arc<Config>>>);
+
+impl SharedConfig {
+    /// `config` normalized, as the `Arc` handed out last time if equal.
+    pub fn get(&self, config: Config) -> Arc<Config> {
+        let config = config.normalized();
+        let mut last = self.0.borrow_mut();
+        match last.as_ref() {
+            Some(c) if **c == config => Arc::clone(c),
+            _ => Arc::clone(last.insert(Arc::new(config))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_config_is_shared_while_it_stays_the_same() {
+        let shared = SharedConfig::default();
+        let a = shared.get(Config::default());
+        let b = shared.get(Config::default());
+        assert!(Arc::ptr_eq(&a, &b));
+        let changed = shared.get(Config {
+            receive_buffer_size: 1,
+            ..Config::default()
+        });
+        assert!(!Arc::ptr_eq(&a, &changed));
+        assert_eq!(changed.receive_buffer_size, Config::MIN_BUFFER_SIZE);
+        // Normalized before comparing: a config asking for less gets the same.
+        let again = shared.get(Config {
+            receive_buffer_size: 2,
+            ..Config::default()
+        });
+        assert!(Arc::ptr_eq(&changed, &again));
     }
 }

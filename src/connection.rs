@@ -17,6 +17,8 @@
 //! parsing.
 
 use crate::close::{self, CloseFrame};
+use std::sync::Arc;
+
 use crate::config::{Config, Role};
 use crate::error::{Error, UsageError};
 use crate::event::{tag, Event, EventQueue, MessageKind};
@@ -72,7 +74,8 @@ enum Phase {
 /// A WebSocket connection, client or server.
 pub struct Connection {
     role: Role,
-    config: Config,
+    /// Shared: a server's connections all point at one.
+    config: Arc<Config>,
     phase: Phase,
     receiver: Receiver,
     sender: Sender,
@@ -117,7 +120,7 @@ impl Connection {
     /// milliseconds (any epoch; it only has to move forward).
     pub fn client(
         request: ClientRequest,
-        config: Config,
+        config: impl Into<Arc<Config>>,
         nonce: [u8; 16],
         seed: [u8; 32],
         now: u64,
@@ -125,8 +128,8 @@ impl Connection {
         let key = client::key_from_nonce(nonce);
         let mut out = Vec::new();
         request.write(&key, &mut out)?;
-        let seed = (!config.disable_masking).then_some(seed);
-        let mut conn = Connection::new(Role::Client, config, Phase::AwaitResponse, seed, now);
+        let mut conn =
+            Connection::new(Role::Client, config.into(), Phase::AwaitResponse, seed, now);
         if conn.config.trace_frames {
             conn.heads = Some(Box::new((out.clone(), Vec::new())));
         }
@@ -135,19 +138,22 @@ impl Connection {
         Ok(conn)
     }
 
-    /// A server connection, waiting for the client's opening request.
-    pub fn server(config: Config, now: u64) -> Connection {
-        Connection::new(Role::Server, config, Phase::AwaitRequest, None, now)
+    /// A server connection, waiting for the client's opening request. A
+    /// server keeping many connections can pass one `Arc<Config>` to all.
+    pub fn server(config: impl Into<Arc<Config>>, now: u64) -> Connection {
+        Connection::new(
+            Role::Server,
+            config.into(),
+            Phase::AwaitRequest,
+            [0; 32],
+            now,
+        )
     }
 
-    fn new(
-        role: Role,
-        config: Config,
-        phase: Phase,
-        seed: Option<[u8; 32]>,
-        now: u64,
-    ) -> Connection {
-        let config = config.normalized();
+    /// `seed` is used by a client that masks.
+    fn new(role: Role, config: Arc<Config>, phase: Phase, seed: [u8; 32], now: u64) -> Connection {
+        let config = Config::normalized_shared(config);
+        let seed = (role == Role::Client && !config.disable_masking).then_some(seed);
         Connection {
             role,
             receiver: Receiver::new(role),
@@ -1005,6 +1011,32 @@ mod tests {
         let mut req = ClientRequest::new("server.example.com", "/chat");
         req.protocols = vec!["chat".into(), "superchat".into()];
         Connection::client(req, config, NONCE, [1; 32], 0).unwrap()
+    }
+
+    #[test]
+    fn connections_share_a_config_given_as_an_arc() {
+        let config = Arc::new(Config::default());
+        let a = Connection::server(Arc::clone(&config), 0);
+        let b = client(Config::default());
+        let b2 = Connection::client(
+            ClientRequest::new("example.com", "/"),
+            Arc::clone(&config),
+            NONCE,
+            [1; 32],
+            0,
+        )
+        .unwrap();
+        assert!(std::ptr::eq(a.config(), &*config));
+        assert!(std::ptr::eq(b2.config(), &*config));
+        assert!(!std::ptr::eq(b.config(), &*config));
+        // One below the minimums is normalized into a copy of its own.
+        let small = Arc::new(Config {
+            send_buffer_size: 1,
+            ..Config::default()
+        });
+        let c = Connection::server(Arc::clone(&small), 0);
+        assert!(!std::ptr::eq(c.config(), &*small));
+        assert_eq!(c.config().send_buffer_size, Config::MIN_BUFFER_SIZE);
     }
 
     #[test]

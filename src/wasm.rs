@@ -15,7 +15,7 @@
 use wasm_bindgen::prelude::*;
 
 use crate::close;
-use crate::config::Config;
+use crate::config::{Config, SharedConfig};
 use crate::connection::Connection;
 use crate::error::UsageError;
 use crate::event::MessageKind;
@@ -83,6 +83,9 @@ pub struct EngineConfig {
     /// Binary messages of at least this many bytes in one frame are
     /// assembled by the host (0 = never).
     pub host_assembly: f64,
+    /// Every engine made while these fields stay the same shares one
+    /// `Config` (a server's connections).
+    shared: SharedConfig,
 }
 
 #[wasm_bindgen]
@@ -107,6 +110,7 @@ impl EngineConfig {
             close_timeout: c.close_timeout as f64,
             trace_frames: c.trace_frames,
             host_assembly: c.host_assembly.unwrap_or(0) as f64,
+            shared: SharedConfig::default(),
         }
     }
 }
@@ -290,14 +294,23 @@ impl Engine {
         let seed: [u8; 32] = seed
             .try_into()
             .map_err(|_| JsError::new("seed must be 32 bytes"))?;
-        let conn = Connection::client(request, config.to_config(), nonce, seed, now_ms(now))
-            .map_err(|e| JsError::new(&e.to_string()))?;
+        let conn = Connection::client(
+            request,
+            config.shared.get(config.to_config()),
+            nonce,
+            seed,
+            now_ms(now),
+        )
+        .map_err(|e| JsError::new(&e.to_string()))?;
         Ok(Engine::wrap(conn))
     }
 
     /// A server engine, waiting for the opening request.
     pub fn server(config: &EngineConfig, now: f64) -> Engine {
-        Engine::wrap(Connection::server(config.to_config(), now_ms(now)))
+        Engine::wrap(Connection::server(
+            config.shared.get(config.to_config()),
+            now_ms(now),
+        ))
     }
 
     fn wrap(conn: Connection) -> Engine {
