@@ -23,7 +23,7 @@ use crate::config::{Config, Role};
 use crate::error::{Error, UsageError};
 use crate::event::{tag, Event, EventQueue, MessageKind};
 use crate::extension::Extension;
-use crate::frame::{OpCode, MAX_CONTROL_PAYLOAD};
+use crate::frame::{OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::handshake::client::{self, ClientRequest, Response};
 use crate::handshake::server::{self, Request};
 use crate::handshake::{find_head_end, HandshakeError, Header};
@@ -823,6 +823,22 @@ impl Connection {
         }
     }
 
+    /// For a host that writes big payloads itself, one copy fewer: the header
+    /// of a binary message of `len` bytes sent as one unmasked frame. The
+    /// host writes it and then the payload at the current end of the output,
+    /// after the `pending_output()` bytes already there. `None` when the
+    /// message cannot go out that way (a client masks; an extension, the
+    /// send buffer size or tracing apply; a fragmented send is open): send
+    /// it with `send_binary` then.
+    pub fn host_binary_header(
+        &mut self,
+        len: usize,
+    ) -> Result<Option<([u8; MAX_HEADER_LEN], usize)>, UsageError> {
+        self.begin(self.now);
+        self.check_can_send()?;
+        Ok(self.sender.host_header(len, self.extension.is_some()))
+    }
+
     /// Sends the next piece of a message sent piece by piece; `fin` ends it.
     /// Text pieces need not end on character boundaries, but the whole must be UTF-8.
     pub fn send_fragment(
@@ -1011,6 +1027,27 @@ mod tests {
         let mut req = ClientRequest::new("server.example.com", "/chat");
         req.protocols = vec!["chat".into(), "superchat".into()];
         Connection::client(req, config, NONCE, [1; 32], 0).unwrap()
+    }
+
+    #[test]
+    fn a_server_host_writes_big_payloads_where_the_engine_says() {
+        let mut s = open_server(Config::default());
+        s.send_text("before").unwrap();
+        let at = s.pending_output();
+        let payload = vec![9u8; 100_000];
+        let (header, n) = s.host_binary_header(payload.len()).unwrap().unwrap();
+        s.send_text("after").unwrap();
+        let out = s.take_output();
+        let wire = [&out[..at], &header[..n], &payload, &out[at..]].concat();
+        let mut c = open_client(Config::default());
+        assert_eq!(
+            feed(&mut c, &wire),
+            [text("before"), binary(&payload), text("after")]
+        );
+        // Clients mask, so their host cannot; nor can anyone once closing.
+        assert_eq!(c.host_binary_header(10).unwrap(), None);
+        s.close(Some(1000), "").unwrap();
+        assert!(s.host_binary_header(10).is_err());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use rand_core::{Rng, SeedableRng};
 use crate::error::UsageError;
 use crate::event::{EventQueue, FrameInfo, MessageKind, TRACE_PREVIEW};
 use crate::extension::Extension;
-use crate::frame::{FrameHeader, OpCode};
+use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
 use crate::mask;
 
 /// Room reserved in the output for a message the host writes in place.
@@ -167,6 +167,34 @@ impl Sender {
         Ok(())
     }
 
+    /// The header of a binary message of `len` bytes sent as one unmasked
+    /// frame whose payload the host writes itself, after the header; `None`
+    /// when the message must take the general path instead (masked, encoded
+    /// by an extension, split at the send buffer size, traced, or behind a
+    /// fragmented send).
+    pub fn host_header(
+        &self,
+        len: usize,
+        extension: bool,
+    ) -> Option<([u8; MAX_HEADER_LEN], usize)> {
+        if self.keys.is_some()
+            || extension
+            || len > self.frame_size
+            || self.trace
+            || self.fragmenting.is_some()
+        {
+            return None;
+        }
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode: OpCode::Binary as u8,
+            mask: None,
+            payload_len: len as u64,
+        };
+        Some(header.encode())
+    }
+
     /// Writes a whole message, through the extension if one is installed, as
     /// frames of at most `frame_size` payload bytes.
     pub fn message(
@@ -306,6 +334,40 @@ mod tests {
                 (0, true, b"89")
             ]
         );
+    }
+
+    #[test]
+    fn a_host_may_write_big_unmasked_payloads_itself() {
+        let mut s = Sender::new(None, usize::MAX, false);
+        let (header, n) = s.host_header(70_000, false).expect("a server may");
+        let mut out = header[..n].to_vec();
+        out.extend_from_slice(&[7; 70_000]);
+        // The same bytes as the engine writes for the whole message.
+        let mut whole = Vec::new();
+        let mut q = EventQueue::default();
+        s.message(&mut whole, &mut q, MessageKind::Binary, &[7; 70_000], None)
+            .unwrap();
+        assert_eq!(out, whole);
+
+        assert_eq!(
+            Sender::new(Some([1; 32]), usize::MAX, false).host_header(9, false),
+            None,
+            "masked"
+        );
+        assert_eq!(s.host_header(9, true), None, "an extension may encode it");
+        assert_eq!(
+            Sender::new(None, 1000, false).host_header(1001, false),
+            None,
+            "split"
+        );
+        assert_eq!(
+            Sender::new(None, usize::MAX, true).host_header(9, false),
+            None,
+            "traced"
+        );
+        s.fragment(&mut whole, &mut q, MessageKind::Text, b"a", false)
+            .unwrap();
+        assert_eq!(s.host_header(9, false), None, "a fragmented send is open");
     }
 
     #[test]

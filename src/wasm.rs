@@ -424,6 +424,23 @@ impl Engine {
         self.done(r)
     }
 
+    /// The header of a binary message of `len` bytes the host writes itself
+    /// (`Connection::host_binary_header`), put at the staging area; its
+    /// length, or 0 when the message must be sent the usual way.
+    pub fn host_binary_header(&mut self, len: usize) -> usize {
+        self.start();
+        let header = self.conn.host_binary_header(len);
+        self.finish();
+        match header {
+            Ok(Some((bytes, n))) => {
+                self.buffer(n);
+                self.staging[..n].copy_from_slice(&bytes[..n]);
+                n
+            }
+            _ => 0,
+        }
+    }
+
     /// Sends the next piece of a message sent piece by piece.
     pub fn send_fragment(&mut self, kind: u8, len: usize, fin: bool) -> u32 {
         self.start();

@@ -55,6 +55,12 @@ const EVENT_SIZE = 24;
  * an unmasked one is copied once, from the transport's chunks. */
 const HOST_ASSEMBLY = 64 * 1024;
 
+/** Binary messages of at least this many bytes that go out unmasked (a
+ * server's) are copied once, with their header, into a buffer of their own
+ * that is written in its place in the output, instead of into wasm memory
+ * and out again. */
+const HOST_SEND = POOL_MIN;
+
 // Report field offsets (src/wasm.rs `Report`, repr(C), little-endian).
 const R_EVENTS = 0;
 const R_COUNT = 4;
@@ -133,6 +139,15 @@ function sync() {
   }
 }
 
+/** Bytes `start..end` of wasm memory in a buffer of their own; `pooled`:
+ * large ones in a buffer from pool.js. */
+function copyOut(start, end, pooled) {
+  if (!pooled || end - start < POOL_MIN) return bytes.copy(mem.u8, start, end);
+  const out = takeBuffer(end - start);
+  out.set(mem.u8.subarray(start, end));
+  return out;
+}
+
 /** Engine options in the shape of `EngineConfig`; unset fields keep defaults. */
 export function makeConfig(options = {}) {
   const c = new EngineConfig();
@@ -175,6 +190,10 @@ export class Engine {
    * `u8`, how many have come (`at`), and whether the engine lets the
    * payload be taken straight from transport chunks (`direct`). */
   #host = null;
+  /** Messages sent by `#sendByHost`, not yet taken: [at, frame] pairs, `at`
+   * the position in the engine's pending output where `frame` goes. */
+  #splices = null;
+  #spliced = 0;
 
   constructor(wasm) {
     this.#w = wasm;
@@ -279,6 +298,10 @@ export class Engine {
 
   /** Output bytes written and not yet taken by `takeOutput`. */
   get pendingOutput() {
+    return this.#enginePending() + this.#spliced;
+  }
+
+  #enginePending() {
     sync();
     return mem.view.getUint32(this.#report + R_PENDING, true);
   }
@@ -341,18 +364,42 @@ export class Engine {
     this.#collect();
   }
 
-  /** Every owed reply, then all pending output, copied out of wasm memory;
-   * `pooled`: large output goes into a buffer from pool.js. */
-  takeOutput(pooled = false) {
+  /** Every owed reply, then all pending output, as buffers to write in
+   * order: copies out of wasm memory, and the frames of messages sent by
+   * `#sendByHost` in their places. `pooled`: large output goes into a
+   * buffer from pool.js (the frames always do). */
+  takeWrites(pooled = false) {
     this.#w.flush();
     this.#collect();
     const r = this.#report;
     const len = mem.view.getUint32(r + R_OUTPUT_LEN, true);
-    if (len === 0) return null;
     const ptr = mem.view.getUint32(r + R_OUTPUT, true);
-    if (!pooled || len < POOL_MIN) return bytes.copy(mem.u8, ptr, ptr + len);
-    const out = takeBuffer(len);
-    out.set(mem.u8.subarray(ptr, ptr + len));
+    const writes = [];
+    let from = 0;
+    const s = this.#splices;
+    if (s !== null) {
+      this.#splices = null;
+      this.#spliced = 0;
+      for (let i = 0; i < s.length; i += 2) {
+        if (s[i] > from) writes.push(copyOut(ptr + from, ptr + s[i], pooled));
+        writes.push(s[i + 1]);
+        from = s[i];
+      }
+    }
+    if (len > from) writes.push(copyOut(ptr + from, ptr + len, pooled));
+    return writes;
+  }
+
+  /** All pending output as one buffer (see `takeWrites`), or null. */
+  takeOutput() {
+    const writes = this.takeWrites();
+    if (writes.length < 2) return writes[0] ?? null;
+    const out = new Uint8Array(writes.reduce((n, w) => n + w.length, 0));
+    let at = 0;
+    for (const w of writes) {
+      out.set(w, at);
+      at += w.length;
+    }
     return out;
   }
 
@@ -375,7 +422,11 @@ export class Engine {
   /** Sends a message: a string as text, a Uint8Array as binary. Returns a
    * Status. The payload is written straight into the engine's output. */
   send(data) {
-    if (typeof data !== "string") return this.#sendBytes(BINARY, data);
+    if (typeof data !== "string") {
+      if (data.byteLength >= HOST_SEND && this.#sendByHost(data))
+        return Status.OK;
+      return this.#sendBytes(BINARY, data);
+    }
     const n = data.length;
     if (n <= 1024) return this.#sendText(data, n * 3);
     // Long text is mostly ASCII, whose UTF-8 is as long as the string: that
@@ -401,6 +452,25 @@ export class Engine {
     );
     if (tryOnly && read < data.length) return undefined;
     return this.#commit(TEXT, written);
+  }
+
+  /** Sends a big binary message without it entering wasm memory, if the
+   * engine allows (it sends unmasked): its header and a copy of its bytes,
+   * made now as WHATWG `send` does, go into one buffer that `takeWrites`
+   * puts where the engine's output stands now. */
+  #sendByHost(data) {
+    const n = this.#w.host_binary_header(data.byteLength);
+    this.#collect();
+    if (n === 0) return false;
+    const ptr = this.#w.buffer(n);
+    sync();
+    const frame = takeBuffer(n + data.byteLength);
+    frame.set(mem.u8.subarray(ptr, ptr + n));
+    frame.set(data, n);
+    (this.#splices ??= []).push(this.#enginePending(), frame);
+    this.#spliced += frame.length;
+    this.lastLength = data.byteLength;
+    return true;
   }
 
   #sendBytes(kind, bytes) {

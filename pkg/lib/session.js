@@ -187,8 +187,7 @@ export class Session {
   flush() {
     if (this.#closed || !this.#transport) return;
     const reuse = this.#transport.releasesWrites === true;
-    const out = this.engine.takeOutput(reuse);
-    if (out) {
+    for (const out of this.engine.takeWrites(reuse)) {
       this.#taken += out.length;
       const end = this.#taken;
       const pooled = reuse && out.length >= POOL_MIN;

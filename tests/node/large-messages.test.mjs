@@ -1,8 +1,10 @@
-// Big binary messages, which the package assembles outside wasm memory (the
-// engine's host_assembly): whatever way the transport cuts the bytes, every
-// message arrives whole and in order, and wasm memory does not grow to hold
-// them. The test plays the peer over a WHATWG stream pair, so it decides
-// exactly where each chunk ends.
+// Big binary messages, which the package keeps out of wasm memory. Received
+// (the engine's host_assembly): whatever way the transport cuts the bytes,
+// every message arrives whole and in order, and wasm memory does not grow to
+// hold them. Sent by a server (host_binary_header): each frame is written in
+// its place and leaves bufferedAmount once written. The test plays the peer
+// over a WHATWG stream pair, so it decides where each chunk ends and when
+// each write completes.
 //
 // Run: node --test tests/node/
 
@@ -205,3 +207,67 @@ for (const sizes of CUTS) {
     },
   );
 }
+
+test(
+  "a server's big binary sends leave bufferedAmount as each is written",
+  T,
+  async (t) => {
+    const up = new TransformStream();
+    const written = [];
+    const pending = [];
+    // A transport that holds every write until the test lets it go.
+    const writable = new WritableStream({
+      write(chunk) {
+        written.push(Buffer.from(chunk));
+        return new Promise((resolve) => pending.push(resolve));
+      },
+    });
+    const release = async () => {
+      await within(
+        (async () => {
+          while (pending.length === 0)
+            await new Promise((r) => setTimeout(r, 1));
+        })(),
+        5000,
+        "a write",
+      );
+      pending.shift()();
+      await new Promise((r) => setTimeout(r, 5));
+    };
+    const server = new WebSocketServer({});
+    const accepted = server.accept({ readable: up.readable, writable });
+    const writer = up.writable.getWriter();
+    await writer.write(
+      Buffer.from(
+        "GET / HTTP/1.1\r\nHost: big.test\r\nUpgrade: websocket\r\n" +
+          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+          "Sec-WebSocket-Version: 13\r\n\r\n",
+      ),
+    );
+    await release(); // the 101
+    const ws = await within(accepted, 5000, "accept() resolving");
+    t.after(() => ws.readyState === WebSocket.OPEN && ws.close());
+    const big = randomBytes(100_000);
+    ws.send("a");
+    ws.send(big);
+    ws.send("b");
+    assert.equal(ws.bufferedAmount, 100_002);
+    await release();
+    assert.equal(ws.bufferedAmount, 100_001, "after the first frame");
+    await release();
+    assert.equal(ws.bufferedAmount, 1, "after the big frame");
+    await release();
+    assert.equal(ws.bufferedAmount, 0, "after the last");
+    const wire = Buffer.concat(written.slice(1));
+    assert.ok(
+      wire.equals(
+        Buffer.concat([
+          frame(1, Buffer.from("a")),
+          frame(2, big),
+          frame(1, Buffer.from("b")),
+        ]),
+      ),
+      "the frames, in order",
+    );
+  },
+);

@@ -571,6 +571,58 @@ describe("over net", () => {
     );
   }
   test(
+    "big binary sends keep their order, their bytes as at send(), and bufferedAmount",
+    T,
+    async (t) => {
+      const fx = await listen(t);
+      const big = randomBytes(300_000);
+      const original = Buffer.from(big);
+      const view = randomBytes(200_000);
+      let bufferedAfterSends = -1;
+      let server = null;
+      fx.server.on("connection", (ws) => {
+        server = ws;
+        ws.send("first");
+        ws.send(big.buffer.slice(big.byteOffset, big.byteOffset + big.length));
+        // A view into a larger buffer, then the source changed at once: what
+        // went out is what send() was given.
+        ws.send(new Uint8Array(view.buffer, view.byteOffset + 1000, 100_000));
+        ws.send(big);
+        big.fill(0);
+        ws.send("last");
+        bufferedAfterSends = ws.bufferedAmount;
+      });
+      const client = new WebSocket(fx.url("/"));
+      client.binaryType = "arraybuffer";
+      const got = [];
+      await within(
+        new Promise((resolve) => {
+          client.onmessage = ({ data }) => {
+            got.push(data);
+            if (got.length === 5) resolve();
+          };
+        }),
+        10000,
+        "5 messages",
+      );
+      assert.equal(got[0], "first");
+      assert.ok(original.equals(Buffer.from(got[1])), "message 2");
+      assert.ok(
+        view.subarray(1000, 101_000).equals(Buffer.from(got[2])),
+        "message 3",
+      );
+      assert.ok(original.equals(Buffer.from(got[3])), "message 4");
+      assert.equal(got[4], "last");
+      assert.equal(bufferedAfterSends, 5 + 300_000 + 100_000 + 300_000 + 4);
+      await waitFor(() => server.bufferedAmount === 0, {
+        message: "bufferedAmount back to 0",
+      });
+      client.close();
+      await once(client, "close");
+      assert.deepEqual(fx.errors, []);
+    },
+  );
+  test(
     "text with non-ASCII characters anywhere survives the ASCII fast paths",
     T,
     async (t) => {
