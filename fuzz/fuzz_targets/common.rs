@@ -36,8 +36,9 @@ pub fn config(a: u8, b: u8) -> Config {
     if b & 0x40 != 0 {
         c.send_buffer_size = 0; // raised to 256
     }
-    if a & 0x10 != 0 {
-        c.host_assembly = Some(u64::from(b & 0x3E) * 8);
+    if b & 0x20 != 0 {
+        // Independent of tracing (a & 0x10); shares value bits with the limits.
+        c.host_assembly = Some(u64::from(b & 0x1E) * 8);
     }
     c
 }
