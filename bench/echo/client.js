@@ -23,6 +23,7 @@
 
 import net from "node:net";
 
+import { lengthPrefixed } from "../lib/framing.js";
 import { message } from "../lib/frames.js";
 
 const [impl, portArg, configJson] = process.argv.slice(2);
@@ -69,31 +70,10 @@ async function connect() {
       socket.once("error", reject);
     });
     socket.on("error", (e) => fail(`raw: ${e.message}`));
-    // Length-prefixed messages: a 4-byte big-endian length, then the payload.
-    const head = Buffer.alloc(4);
-    let headHave = 0;
-    let left = 0;
-    let length = 0;
-    socket.on("data", (chunk) => {
-      let p = 0;
-      while (p < chunk.length) {
-        if (left === 0) {
-          const n = Math.min(4 - headHave, chunk.length - p);
-          chunk.copy(head, headHave, p, p + n);
-          headHave += n;
-          p += n;
-          if (headHave < 4) break;
-          headHave = 0;
-          length = left = head.readUInt32BE(0);
-          if (left === 0) conn.onMessage(0);
-          continue;
-        }
-        const n = Math.min(left, chunk.length - p);
-        left -= n;
-        p += n;
-        if (left === 0) conn.onMessage(length);
-      }
-    });
+    socket.on(
+      "data",
+      lengthPrefixed((_end, length) => conn.onMessage(length)),
+    );
     conn.send = (m) => socket.write(m);
     conn.close = () => socket.end();
   } else {

@@ -13,39 +13,23 @@
 
 import net from "node:net";
 
+import { lengthPrefixed } from "../lib/framing.js";
+
 const impl = process.argv[2];
 
 /**
- * A 'data' listener that echoes length-prefixed messages (4-byte big-endian
- * length, then the payload) without copying them: chunks are held until the
- * messages in them are whole, then written back with one writev. Writing
- * every 64 KiB chunk as it came would cost 16 writes per 1 MiB message.
+ * A 'data' listener that echoes length-prefixed messages without copying
+ * them: chunks are held until the messages in them are whole, then written
+ * back with one writev. Writing every 64 KiB chunk as it came would cost 16
+ * writes per 1 MiB message.
  */
 function echoWhole(socket) {
   const held = [];
-  let left = 0; // bytes of the current message (its length field included)
-  let headHave = 0;
-  const head = Buffer.alloc(4);
+  let whole = 0; // end of the last whole message in the chunk being read
+  const scan = lengthPrefixed((end) => (whole = end));
   return (chunk) => {
-    let p = 0;
-    let whole = 0; // end of the last whole message in this chunk
-    while (p < chunk.length) {
-      if (left === 0) {
-        const n = Math.min(4 - headHave, chunk.length - p);
-        chunk.copy(head, headHave, p, p + n);
-        headHave += n;
-        p += n;
-        if (headHave < 4) break;
-        headHave = 0;
-        left = head.readUInt32BE(0);
-        if (left === 0) whole = p;
-        continue;
-      }
-      const n = Math.min(left, chunk.length - p);
-      left -= n;
-      p += n;
-      if (left === 0) whole = p;
-    }
+    whole = 0;
+    scan(chunk);
     if (whole === 0) {
       held.push(chunk);
       return;
@@ -58,6 +42,7 @@ function echoWhole(socket) {
     if (whole < chunk.length) held.push(chunk.subarray(whole));
   };
 }
+
 const host = "127.0.0.1";
 const ready = (port) => process.stdout.write(JSON.stringify({ port }) + "\n");
 // Exit cleanly on a signal, so `node --cpu-prof` writes its profile.
