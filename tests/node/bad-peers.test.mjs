@@ -11,7 +11,7 @@ import net from "node:net";
 import { test } from "node:test";
 
 import { WebSocket } from "wasmsocket";
-import { within } from "./helpers.mjs";
+import { frame, within } from "./helpers.mjs";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const TEST_TIMEOUT = 10_000;
@@ -23,34 +23,6 @@ const acceptFor = (key) =>
   createHash("sha1")
     .update(key + GUID)
     .digest("base64");
-
-/** A server-to-client frame (unmasked unless `mask` is given). `length`
- * overrides the announced payload length (for a header without its payload). */
-function frame(
-  opcode,
-  payload = Buffer.alloc(0),
-  { fin = true, mask = null, length } = {},
-) {
-  const data = Buffer.from(payload);
-  const len = length ?? data.length;
-  let head;
-  if (len < 126) {
-    head = Buffer.from([0, len]);
-  } else if (len < 65536) {
-    head = Buffer.alloc(4);
-    head[1] = 126;
-    head.writeUInt16BE(len, 2);
-  } else {
-    head = Buffer.alloc(10);
-    head[1] = 127;
-    head.writeBigUInt64BE(BigInt(len), 2);
-  }
-  head[0] = (fin ? 0x80 : 0) | opcode;
-  if (!mask) return Buffer.concat([head, data]);
-  head[1] |= 0x80;
-  const masked = Buffer.from(data.map((b, i) => b ^ mask[i % 4]));
-  return Buffer.concat([head, Buffer.from(mask), masked]);
-}
 
 const text = (s) => frame(0x1, Buffer.from(s, "utf8"));
 const closeFrame = (code, reason = "") => {

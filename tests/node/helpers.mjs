@@ -566,3 +566,32 @@ export function within(promise, ms, what) {
     }),
   ]).finally(() => clearTimeout(timer));
 }
+
+/** A WebSocket frame, unmasked unless `mask` (4 bytes) is given. `length`
+ * overrides the announced payload length (for a header without its payload). */
+export function frame(
+  opcode,
+  payload = Buffer.alloc(0),
+  { fin = true, mask = null, length } = {},
+) {
+  const data = Buffer.from(payload);
+  const len = length ?? data.length;
+  let head;
+  if (len < 126) {
+    head = Buffer.from([0, len]);
+  } else if (len < 65536) {
+    head = Buffer.alloc(4);
+    head[1] = 126;
+    head.writeUInt16BE(len, 2);
+  } else {
+    head = Buffer.alloc(10);
+    head[1] = 127;
+    head.writeBigUInt64BE(BigInt(len), 2);
+  }
+  head[0] = (fin ? 0x80 : 0) | opcode;
+  if (!mask) return Buffer.concat([head, data]);
+  head[1] |= 0x80;
+  const masked = Buffer.from(data);
+  for (let i = 0; i < masked.length; i++) masked[i] ^= mask[i & 3];
+  return Buffer.concat([head, Buffer.from(mask), masked]);
+}
