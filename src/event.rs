@@ -68,8 +68,10 @@ pub enum Event<'a> {
         /// The message's last piece.
         fin: bool,
     },
-    /// With `Config::host_assembly`: a big message begins, whose pieces
-    /// follow as `Fragment`s (the last with `fin`) for the host to assemble.
+    /// With `Config::host_assembly`: a big message is half in; its pieces,
+    /// from the first byte, follow as `Fragment`s (the last with `fin`) for
+    /// the host to assemble. Announced no sooner, so that a host allocating
+    /// `len` at once holds at most twice what the peer has sent.
     MessageStart {
         /// Text or binary.
         kind: MessageKind,

@@ -188,7 +188,6 @@ impl Receiver {
                 if self.dead {
                     return Ok(None);
                 }
-                self.offer_to_host(config, q, end - pos);
             }
             let frame = self.frame.as_ref().expect("a frame is being read");
             let want = (frame.len - frame.read).min((end - pos) as u64) as usize;
@@ -202,6 +201,7 @@ impl Receiver {
                     return Ok(Some(close));
                 }
             } else if pos == end {
+                self.offer_to_host(config, q);
                 return Ok(None);
             }
         }
@@ -379,16 +379,19 @@ impl Receiver {
         Ok(())
     }
 
-    /// Hands a big binary message that came as one frame, and is not all in
-    /// this input, to the host to assemble (`Config::host_assembly`).
-    fn offer_to_host(&mut self, config: &Config, q: &mut EventQueue, available: usize) {
+    /// Hands a big binary message that came as one frame, read up to the
+    /// end of the input and not yet whole, to the host to assemble
+    /// (`Config::host_assembly`): what has come so far as the first piece.
+    /// Only once half of it has come, so a host that allocates the announced
+    /// length holds at most twice what the peer really sent.
+    fn offer_to_host(&mut self, config: &Config, q: &mut EventQueue) {
         let (Some(f), Some(m), Some(min)) = (&self.frame, &mut self.message, config.host_assembly)
         else {
             return;
         };
         // A Binary (not Continuation) frame with FIN is a whole message.
         let whole = f.op == OpCode::Binary && f.fin && !f.skip;
-        if !whole || m.encoded || config.streaming || f.len < min || f.len <= available as u64 {
+        if !whole || m.host || m.encoded || config.streaming || f.len < min || f.read < f.len / 2 {
             return;
         }
         m.host = true;
@@ -399,6 +402,8 @@ impl Receiver {
             &[],
             f.len as f64,
         );
+        q.push_arena(tag::FRAGMENT, m.kind as u32, m.start, m.end - m.start);
+        self.live_end = self.live_end.max(m.end);
     }
 
     /// The host copied `n` bytes of an unmasked host-assembled message's
@@ -1118,19 +1123,21 @@ mod tests {
         };
         let payload: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
 
-        // Unmasked (a client reads): announced as direct, the first bytes handed
-        // over from the input, the rest taken by the host from its own input.
+        // Unmasked (a client reads): announced as direct once half of it has
+        // come (a header alone reserves nothing), with what came so far; the
+        // rest is taken by the host from its own input.
         let mut c = open_client(config.clone());
         let frame = sframe(2, true, &payload);
+        assert_eq!(feed(&mut c, &frame[..304]), [], "300 of 1000 bytes");
         assert_eq!(
-            feed(&mut c, &frame[..304]),
+            feed(&mut c, &frame[304..504]),
             [
                 Ev::MessageStart(Binary, 1000, true),
-                Ev::Fragment(Binary, payload[..300].to_vec(), false)
+                Ev::Fragment(Binary, payload[..500].to_vec(), false)
             ]
         );
-        assert!(c.host_payload(701, 0).is_err(), "more than the message has");
-        c.host_payload(500, 0).unwrap();
+        assert!(c.host_payload(501, 0).is_err(), "more than the message has");
+        c.host_payload(300, 0).unwrap();
         assert_eq!(drain(&mut c), []);
         c.host_payload(200, 0).unwrap();
         assert_eq!(drain(&mut c), [Ev::Fragment(Binary, vec![], true)]);

@@ -50,9 +50,10 @@ const DIRECT = 0x400;
 const EVENT_SIZE = 24;
 
 /** Binary messages of at least this many bytes in one frame are assembled
- * here, in memory of their own, as their pieces arrive (the engine's
- * `host_assembly`): they never grow wasm memory, which does not shrink, and
- * an unmasked one is copied once, from the transport's chunks. */
+ * here, in memory of their own, once half of one has come (the engine's
+ * `host_assembly`): the rest never grows wasm memory, which does not shrink,
+ * and the rest of an unmasked one is copied once, from the transport's
+ * chunks. */
 const HOST_ASSEMBLY = 64 * 1024;
 
 /** Binary messages of at least this many bytes that go out unmasked (a
