@@ -95,11 +95,11 @@ impl Config {
 
     /// `config` normalized, still shared if it already was.
     pub(crate) fn normalized_shared(config: Arc<Config>) -> Arc<Config> {
-        let normal = (*config).clone().normalized();
-        if normal == *config {
+        let min = Self::MIN_BUFFER_SIZE;
+        if config.receive_buffer_size >= min && config.send_buffer_size >= min {
             config
         } else {
-            Arc::new(normal)
+            Arc::new((*config).clone().normalized())
         }
     }
 }

@@ -134,9 +134,11 @@ pub mod tag {
     /// `Event::Message`; `arg` is the `MessageKind`, plus `ASCII` for text
     /// that is all ASCII.
     pub const MESSAGE: u16 = 3;
-    /// `Event::Fragment`; `arg` is the `MessageKind`, plus 0x100 on the last
+    /// `Event::Fragment`; `arg` is the `MessageKind`, plus `FIN` on the last
     /// piece, plus `ASCII` for a text piece that is all ASCII.
     pub const FRAGMENT: u16 = 4;
+    /// Flag in a `FRAGMENT` `arg`: the message's last piece.
+    pub const FIN: u32 = 0x100;
     /// Flag in a `MESSAGE` or `FRAGMENT` `arg`: the text is all ASCII.
     pub const ASCII: u32 = 0x200;
     /// `Event::Ping`.
@@ -356,7 +358,7 @@ impl EventQueue {
             tag::FRAGMENT => Event::Fragment {
                 kind: kind(e.arg),
                 data,
-                fin: e.arg & 0x100 != 0,
+                fin: e.arg & tag::FIN != 0,
             },
             tag::MESSAGE_START => Event::MessageStart {
                 kind: kind(e.arg),

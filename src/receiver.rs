@@ -420,7 +420,7 @@ impl Receiver {
         f.read += n;
         m.size += n;
         if f.read == f.len {
-            let fin = m.kind as u32 | 0x100;
+            let fin = m.kind as u32 | tag::FIN;
             q.push_arena(tag::FRAGMENT, fin, q.arena.len(), 0);
             self.frame = None;
             self.message = None;
@@ -474,7 +474,7 @@ impl Receiver {
             // the piece goes to the host as it is.
             message.size += n as u64;
             if n > 0 || last_piece {
-                let fin = if last_piece { 0x100 } else { 0 };
+                let fin = if last_piece { tag::FIN } else { 0 };
                 q.push_arena(tag::FRAGMENT, message.kind as u32 | fin, pos, n);
                 self.live_end = self.live_end.max(pos + n);
             }
@@ -617,7 +617,7 @@ impl Receiver {
             return;
         }
         let ascii = ascii_flag(message.kind, known, &q.arena[message.start..end]);
-        let arg = message.kind as u32 | ascii | if fin { 0x100 } else { 0 };
+        let arg = message.kind as u32 | ascii | if fin { tag::FIN } else { 0 };
         q.push_arena(tag::FRAGMENT, arg, message.start, end - message.start);
         self.live_end = self.live_end.max(end);
         message.start = end;
