@@ -140,6 +140,10 @@ function sync() {
   }
 }
 
+/** `takeWrites` with nothing to write: most calls, as the session flushes
+ * after every batch of input. */
+const NO_WRITES = Object.freeze([]);
+
 /** Bytes `start..end` of wasm memory in a buffer of their own; `pooled`:
  * large ones in a buffer from pool.js. */
 function copyOut(start, end, pooled) {
@@ -374,10 +378,11 @@ export class Engine {
     this.#collect();
     const r = this.#report;
     const len = mem.view.getUint32(r + R_OUTPUT_LEN, true);
+    const s = this.#splices;
+    if (len === 0 && s === null) return NO_WRITES;
     const ptr = mem.view.getUint32(r + R_OUTPUT, true);
     const writes = [];
     let from = 0;
-    const s = this.#splices;
     if (s !== null) {
       this.#splices = null;
       this.#spliced = 0;
