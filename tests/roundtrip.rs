@@ -29,43 +29,30 @@ struct Setup {
     early: bool,
 }
 
-fn setup() -> impl Strategy<Value = Setup> {
-    (
-        any::<bool>(),
-        chunking(),
-        any::<bool>(),
-        any::<bool>(),
-        prop::bool::weighted(0.2),
-        prop::option::weighted(0.3, 1..2000usize),
-        prop::option::weighted(0.3, 1..3000usize),
-        prop::bool::weighted(0.3),
-        prop::option::weighted(0.3, 0..3000u64),
-    )
-        .prop_map(
-            |(
-                client_sends,
-                how,
-                drain_each,
-                interleave,
-                trace,
-                send_buffer,
-                streaming,
-                early,
-                host_assembly,
-            )| {
-                Setup {
-                    client_sends,
-                    how,
-                    drain_each,
-                    interleave,
-                    trace,
-                    send_buffer,
-                    streaming,
-                    early: early && !client_sends,
-                    host_assembly,
-                }
-            },
-        )
+prop_compose! {
+    fn setup()(
+        client_sends in any::<bool>(),
+        how in chunking(),
+        drain_each in any::<bool>(),
+        interleave in any::<bool>(),
+        trace in prop::bool::weighted(0.2),
+        send_buffer in prop::option::weighted(0.3, 1..2000usize),
+        streaming in prop::option::weighted(0.3, 1..3000usize),
+        early in prop::bool::weighted(0.3),
+        host_assembly in prop::option::weighted(0.3, 0..3000u64),
+    ) -> Setup {
+        Setup {
+            client_sends,
+            how,
+            drain_each,
+            interleave,
+            trace,
+            send_buffer,
+            streaming,
+            early: early && !client_sends,
+            host_assembly,
+        }
+    }
 }
 
 fn configs(s: &Setup) -> (Config, Config) {

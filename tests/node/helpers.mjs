@@ -595,3 +595,21 @@ export function frame(
   for (let i = 0; i < masked.length; i++) masked[i] ^= mask[i & 3];
   return Buffer.concat([head, Buffer.from(mask), masked]);
 }
+
+/** The data of the next `count` messages `ws` receives; fails on an error
+ * or close first, or after `timeout` ms. */
+export function messages(ws, count, { timeout = 10_000 } = {}) {
+  const got = [];
+  return within(
+    new Promise((resolve, reject) => {
+      ws.onmessage = (e) => {
+        got.push(e.data);
+        if (got.length === count) resolve(got);
+      };
+      ws.onerror = (e) => reject(new Error(`error: ${e.message}`));
+      ws.onclose = (e) => reject(new Error(`closed: ${e.code}`));
+    }),
+    timeout,
+    `${count} messages`,
+  );
+}

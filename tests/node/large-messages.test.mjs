@@ -15,7 +15,7 @@ import { test } from "node:test";
 import { WebSocket, WebSocketServer } from "wasmsocket";
 
 import { wasm_memory } from "../../pkg/wasm/wasmsocket.js";
-import { frame, within } from "./helpers.mjs";
+import { frame, messages, within } from "./helpers.mjs";
 
 const T = { timeout: 20000 };
 const KiB = 1024;
@@ -53,24 +53,6 @@ const CUTS = [
   [9, 2 * MiB],
   [5 * MiB],
 ];
-
-/** Collects `count` messages from `ws`, failing on error or close. */
-function collect(ws, count) {
-  ws.binaryType = "arraybuffer";
-  const got = [];
-  return within(
-    new Promise((resolve, reject) => {
-      ws.onmessage = (e) => {
-        got.push(e.data);
-        if (got.length === count) resolve(got);
-      };
-      ws.onerror = (e) => reject(new Error(`error: ${e.message}`));
-      ws.onclose = (e) => reject(new Error(`closed: ${e.code}`));
-    }),
-    10_000,
-    `${count} messages`,
-  );
-}
 
 function assertMessages(got) {
   assert.equal(got.length, MESSAGES.length);
@@ -125,33 +107,41 @@ function assertWasmHeld(before, sizes) {
   assert.ok(grown < limit, `wasm memory grew ${grown} KiB (limit ${limit})`);
 }
 
+/** A package client over a WHATWG pair, opened by the test playing the
+ * server; `writer` writes what the client reads. */
+async function openClient(t) {
+  const up = new TransformStream();
+  const down = new TransformStream();
+  const ws = new WebSocket("ws://big.test/", [], {
+    transport: { readable: down.readable, writable: up.writable },
+  });
+  t.after(() => ws.readyState === WebSocket.OPEN && ws.close());
+  const opened = new Promise((resolve) => (ws.onopen = resolve));
+  const reader = up.readable.getReader();
+  const key = /Sec-WebSocket-Key: (\S+)/i.exec(await readHead(reader))[1];
+  const accept = createHash("sha1")
+    .update(key + GUID)
+    .digest("base64");
+  const writer = down.writable.getWriter();
+  await writer.write(
+    Buffer.from(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
+        `Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    ),
+  );
+  await within(opened, 5000, "open");
+  return { ws, writer };
+}
+
 for (const sizes of CUTS) {
   test(
     `a client gets big binary messages whole, chunks of ${sizes.join(", ")} bytes`,
     T,
     async (t) => {
-      const up = new TransformStream();
-      const down = new TransformStream();
-      const ws = new WebSocket("ws://big.test/", [], {
-        transport: { readable: down.readable, writable: up.writable },
-      });
-      t.after(() => ws.readyState === WebSocket.OPEN && ws.close());
-      const opened = new Promise((resolve) => (ws.onopen = resolve));
-      const reader = up.readable.getReader();
-      const key = /Sec-WebSocket-Key: (\S+)/i.exec(await readHead(reader))[1];
-      const accept = createHash("sha1")
-        .update(key + GUID)
-        .digest("base64");
-      const writer = down.writable.getWriter();
-      await writer.write(
-        Buffer.from(
-          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
-            `Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-        ),
-      );
-      await within(opened, 5000, "open");
+      const { ws, writer } = await openClient(t);
       const before = wasm_memory().buffer.byteLength;
-      const got = collect(ws, MESSAGES.length);
+      ws.binaryType = "arraybuffer";
+      const got = messages(ws, MESSAGES.length);
       for (const chunk of cut(wireOf(false), sizes)) await writer.write(chunk);
       assertMessages(await got);
       assertWasmHeld(before, sizes);
@@ -178,7 +168,8 @@ for (const sizes of CUTS) {
       const reader = down.readable.getReader();
       assert.match(await readHead(reader), /^HTTP\/1\.1 101 /);
       const before = wasm_memory().buffer.byteLength;
-      const got = collect(ws, MESSAGES.length);
+      ws.binaryType = "arraybuffer";
+      const got = messages(ws, MESSAGES.length);
       for (const chunk of cut(wireOf(true), sizes)) await writer.write(chunk);
       assertMessages(await got);
       assertWasmHeld(before, sizes);
@@ -248,26 +239,7 @@ test(
   "a header alone does not make the package reserve the message's memory",
   T,
   async (t) => {
-    const up = new TransformStream();
-    const down = new TransformStream();
-    const ws = new WebSocket("ws://big.test/", [], {
-      transport: { readable: down.readable, writable: up.writable },
-    });
-    t.after(() => ws.readyState === WebSocket.OPEN && ws.close());
-    const opened = new Promise((resolve) => (ws.onopen = resolve));
-    const reader = up.readable.getReader();
-    const key = /Sec-WebSocket-Key: (\S+)/i.exec(await readHead(reader))[1];
-    const accept = createHash("sha1")
-      .update(key + GUID)
-      .digest("base64");
-    const writer = down.writable.getWriter();
-    await writer.write(
-      Buffer.from(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
-          `Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-      ),
-    );
-    await within(opened, 5000, "open");
+    const { ws, writer } = await openClient(t);
     // A 60 MiB message (under the 64 MiB default limit) of which 100 KiB come.
     const head = Buffer.alloc(10);
     head[0] = 0x82;

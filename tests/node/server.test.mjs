@@ -21,6 +21,7 @@ import {
   duplexPair,
   makeCertificate,
   once,
+  messages,
   record,
   waitFor,
   within,
@@ -550,17 +551,9 @@ describe("over net", () => {
           sent.push(bytes);
           client.send(bytes);
         }
-        const echoes = [];
-        await within(
-          new Promise((resolve) => {
-            client.onmessage = ({ data }) => {
-              echoes.push(new Uint8Array(data));
-              if (echoes.length === sent.length) resolve();
-            };
-          }),
-          15000,
-          "24 echoes",
-        );
+        const echoes = await messages(client, sent.length, {
+          timeout: 15000,
+        });
         for (let i = 0; i < sent.length; i++) {
           assert.ok(Buffer.from(echoes[i]).equals(sent[i]), `echo ${i} intact`);
         }
@@ -594,17 +587,7 @@ describe("over net", () => {
       });
       const client = new WebSocket(fx.url("/"));
       client.binaryType = "arraybuffer";
-      const got = [];
-      await within(
-        new Promise((resolve) => {
-          client.onmessage = ({ data }) => {
-            got.push(data);
-            if (got.length === 5) resolve();
-          };
-        }),
-        10000,
-        "5 messages",
-      );
+      const got = await messages(client, 5);
       assert.equal(got[0], "first");
       assert.ok(original.equals(Buffer.from(got[1])), "message 2");
       assert.ok(
@@ -645,15 +628,9 @@ describe("over net", () => {
         "\u6f22\u5b57".repeat(2000),
         "z".repeat(2000) + "\ud800" + "z".repeat(10),
       );
-      const echoes = [];
-      const done = new Promise((resolve) => {
-        client.onmessage = ({ data }) => {
-          echoes.push(data);
-          if (echoes.length === sent.length) resolve();
-        };
-      });
+      const done = messages(client, sent.length);
       for (const text of sent) client.send(text);
-      await within(done, 10000, `${sent.length} echoes`);
+      const echoes = await done;
       // A lone surrogate is sent as U+FFFD (WHATWG send()).
       assert.deepEqual(
         echoes,
