@@ -84,32 +84,47 @@ pub struct Connection {
     /// Bytes at the front of `out` already handed to the transport.
     out_sent: usize,
     extension: Option<Box<dyn Extension>>,
-    /// Handshake bytes received and not yet consumed.
-    head: Vec<u8>,
-    /// How far `head` was searched for the blank line.
-    head_scanned: usize,
-    // Handshake state is boxed: an open connection keeps at most the
+    // What is rarely needed is boxed: an open connection keeps at most the
     // response, and idle connections are what a server holds by the thousand.
+    /// Present exactly while the phase is one of the `Await…` ones.
+    opening: Option<Box<Opening>>,
     /// Both heads, kept when tracing: (sent, received).
     heads: Option<Box<(Vec<u8>, Vec<u8>)>>,
-    client: Option<Box<(ClientRequest, String)>>,
     response: Option<Box<Response>>,
-    request: Option<Box<Request>>,
-    protocol: String,
-    extensions: String,
+    /// `None` when no subprotocol and no extension were agreed.
+    agreed: Option<Box<Agreed>>,
     close_sent: bool,
-    close_received: Option<CloseFrame>,
+    close_received: Option<Box<CloseFrame>>,
     /// Why the connection failed; boxed, as most never do.
     error: Option<Box<Error>>,
     transport_close_requested: bool,
     closed: bool,
     now: u64,
-    handshake_deadline: Option<u64>,
     close_deadline: Option<u64>,
     last_heard: u64,
     keepalive_pinged: bool,
     /// Output room handed out by `message_buffer`, awaiting `commit_message`.
     slot: Option<Slot>,
+}
+
+/// What only the opening handshake needs; dropped when it ends.
+#[derive(Default)]
+struct Opening {
+    /// Handshake bytes received and not yet consumed.
+    head: Vec<u8>,
+    /// How far `head` was searched for the blank line.
+    head_scanned: usize,
+    deadline: Option<u64>,
+    /// Client: the request sent, and its key.
+    client: Option<(ClientRequest, String)>,
+    /// Server: the request read, until it is answered.
+    request: Option<Request>,
+}
+
+/// The subprotocol and extensions agreed in the opening handshake.
+struct Agreed {
+    protocol: String,
+    extensions: String,
 }
 
 impl Connection {
@@ -134,7 +149,7 @@ impl Connection {
             conn.heads = Some(Box::new((out.clone(), Vec::new())));
         }
         conn.out = out;
-        conn.client = Some(Box::new((request, key)));
+        conn.opening_mut().client = Some((request, key));
         Ok(conn)
     }
 
@@ -158,21 +173,19 @@ impl Connection {
             role,
             receiver: Receiver::new(role),
             sender: Sender::new(seed, config.send_buffer_size, config.trace_frames),
-            handshake_deadline: config.handshake_timeout.map(|t| now.saturating_add(t)),
+            opening: Some(Box::new(Opening {
+                deadline: config.handshake_timeout.map(|t| now.saturating_add(t)),
+                ..Opening::default()
+            })),
             config,
             phase,
             events: EventQueue::default(),
             out: Vec::new(),
             out_sent: 0,
             extension: None,
-            head: Vec::new(),
-            head_scanned: 0,
             heads: None,
-            client: None,
             response: None,
-            request: None,
-            protocol: String::new(),
-            extensions: String::new(),
+            agreed: None,
             close_sent: false,
             close_received: None,
             error: None,
@@ -214,7 +227,7 @@ impl Connection {
     /// Server: the client's opening request, from `Event::Request` until it
     /// is answered (`accept` or `reject`), after which it is let go.
     pub fn request(&self) -> Option<&Request> {
-        self.request.as_deref()
+        self.opening.as_ref()?.request.as_ref()
     }
 
     /// Client: the server's response head, once received.
@@ -224,12 +237,12 @@ impl Connection {
 
     /// The agreed subprotocol, or empty.
     pub fn protocol(&self) -> &str {
-        &self.protocol
+        self.agreed.as_ref().map_or("", |a| &a.protocol)
     }
 
     /// The agreed extensions as a `Sec-WebSocket-Extensions` value, or empty.
     pub fn extensions(&self) -> &str {
-        &self.extensions
+        self.agreed.as_ref().map_or("", |a| &a.extensions)
     }
 
     /// The error that failed the connection, if one did.
@@ -325,10 +338,10 @@ impl Connection {
                 }
                 match phase {
                     Phase::AwaitResponse | Phase::AwaitRequest => {
-                        self.head.extend_from_slice(&input);
+                        self.opening_mut().head.extend_from_slice(&input);
                         self.read_head();
                     }
-                    Phase::AwaitAnswer => self.head.extend_from_slice(&input),
+                    Phase::AwaitAnswer => self.opening_mut().head.extend_from_slice(&input),
                     _ => {}
                 }
             }
@@ -344,7 +357,6 @@ impl Connection {
         }
         self.closed = true;
         self.receiver.stop();
-        self.handshake_deadline = None;
         self.close_deadline = None;
         let started_closing = self.close_sent || self.close_received.is_some();
         match self.phase {
@@ -371,8 +383,7 @@ impl Connection {
         if self.closed {
             return;
         }
-        if self.handshake_deadline.is_some_and(|d| now >= d) {
-            self.handshake_deadline = None;
+        if self.handshake_deadline().is_some_and(|d| now >= d) {
             self.fail(Error::HandshakeTimeout);
         }
         if self.close_deadline.is_some_and(|d| now >= d) {
@@ -407,7 +418,7 @@ impl Connection {
             self.last_heard.saturating_add(wait)
         });
         [
-            (self.handshake_deadline, Timer::Handshake),
+            (self.handshake_deadline(), Timer::Handshake),
             (self.close_deadline, Timer::Close),
             (keepalive, Timer::Keepalive),
         ]
@@ -526,8 +537,10 @@ impl Connection {
         if self.out.is_empty() {
             self.out = Vec::new();
         }
-        if self.head.is_empty() {
-            self.head = Vec::new();
+        if let Some(opening) = &mut self.opening {
+            if opening.head.is_empty() {
+                opening.head = Vec::new();
+            }
         }
         self.receiver.trim();
     }
@@ -566,20 +579,38 @@ impl Connection {
 
     // ----- the opening handshake -----
 
+    /// The handshake's state; only called in the `Await…` phases.
+    fn opening(&self) -> &Opening {
+        self.opening.as_ref().expect("the handshake is under way")
+    }
+
+    fn opening_mut(&mut self) -> &mut Opening {
+        self.opening.as_mut().expect("the handshake is under way")
+    }
+
+    fn handshake_deadline(&self) -> Option<u64> {
+        self.opening.as_ref()?.deadline
+    }
+
     fn read_head(&mut self) {
+        let o = self.opening_mut();
         // Blank lines before a head are to be ignored (RFC 9112 §2.2).
-        let blank = self
+        let blank = o
             .head
             .iter()
             .take_while(|b| matches!(b, b'\r' | b'\n'))
             .count();
         if blank > 0 {
-            self.head.drain(..blank);
-            self.head_scanned = self.head_scanned.saturating_sub(blank);
+            o.head.drain(..blank);
+            o.head_scanned = o.head_scanned.saturating_sub(blank);
         }
         let limits = self.config.head_limits;
-        while let Some(end) = find_head_end(&self.head, self.head_scanned) {
-            self.head_scanned = end;
+        loop {
+            let o = self.opening_mut();
+            let Some(end) = find_head_end(&o.head, o.head_scanned) else {
+                break;
+            };
+            o.head_scanned = end;
             let done = match self.role {
                 Role::Server => self.read_request(end),
                 Role::Client => self.read_response(end),
@@ -588,8 +619,9 @@ impl Connection {
                 return;
             }
         }
-        self.head_scanned = self.head.len();
-        if self.head.len() > limits.max_head_size {
+        let o = self.opening_mut();
+        o.head_scanned = o.head.len();
+        if o.head.len() > limits.max_head_size {
             let limit = limits.max_head_size;
             self.fail(Error::Handshake(HandshakeError::HeadTooLarge { limit }));
         }
@@ -598,15 +630,16 @@ impl Connection {
     /// Server: reads the request head ending at `end`; false if `httparse`
     /// wants more.
     fn read_request(&mut self, end: usize) -> bool {
-        let parsed = server::parse_request(&self.head[..end], &self.config.head_limits);
+        let head = &self.opening().head[..end];
+        let parsed = server::parse_request(head, &self.config.head_limits);
         if let Ok(None) = parsed {
             return false;
         }
         self.keep_head(false, end);
-        self.head.drain(..end);
+        self.opening_mut().head.drain(..end);
         match parsed {
             Ok(request) => {
-                self.request = request.map(|(r, _)| Box::new(r));
+                self.opening_mut().request = request.map(|(r, _)| r);
                 self.phase = Phase::AwaitAnswer;
                 self.events.push_side(tag::REQUEST, 0, b"", 0.0);
             }
@@ -618,7 +651,8 @@ impl Connection {
     /// Client: reads and checks the response head ending at `end`, then
     /// reads the frames that came with it; false if `httparse` wants more.
     fn read_response(&mut self, end: usize) -> bool {
-        let response = match client::parse_response(&self.head[..end], &self.config.head_limits) {
+        let head = &self.opening().head[..end];
+        let response = match client::parse_response(head, &self.config.head_limits) {
             Ok(None) => return false,
             Ok(Some((response, _))) => response,
             Err(e) => {
@@ -627,31 +661,39 @@ impl Connection {
             }
         };
         self.keep_head(false, end);
-        let (request, key) = self.client.as_deref().expect("clients keep their request");
+        let (request, key) = (self.opening().client.as_ref()).expect("clients keep their request");
         let checked = client::check_response(&response, key, request);
         self.response = Some(Box::new(response));
         match checked {
             Ok(negotiated) => {
-                self.extensions = negotiated.extensions_value();
-                self.protocol = negotiated.protocol.unwrap_or_default();
-                let rest = self.head.split_off(end);
-                self.head = Vec::new();
-                self.client = None;
+                let extensions = negotiated.extensions_value();
+                let protocol = negotiated.protocol.unwrap_or_default();
+                self.agree(protocol, extensions);
+                let opening = self.opening.take().expect("the handshake is under way");
                 self.open();
-                self.read_early_frames(&rest);
+                self.read_early_frames(&opening.head[end..]);
             }
             Err(e) => self.fail(Error::Handshake(e)),
         }
         true
     }
 
+    fn agree(&mut self, protocol: String, extensions: String) {
+        if !protocol.is_empty() || !extensions.is_empty() {
+            self.agreed = Some(Box::new(Agreed {
+                protocol,
+                extensions,
+            }));
+        }
+    }
+
+    /// Ends the handshake; the caller has taken `opening`.
     fn open(&mut self) {
         self.phase = Phase::Open;
-        self.handshake_deadline = None;
         self.last_heard = self.now;
-        let names = [self.protocol.as_bytes(), self.extensions.as_bytes()].concat();
+        let names = [self.protocol().as_bytes(), self.extensions().as_bytes()].concat();
         self.events
-            .push_side(tag::OPEN, self.protocol.len() as u32, &names, 0.0);
+            .push_side(tag::OPEN, self.protocol().len() as u32, &names, 0.0);
     }
 
     /// Server: completes the handshake with a 101 answer. `protocol` must be
@@ -669,16 +711,18 @@ impl Connection {
                 "no opening request awaits an answer",
             ));
         }
-        let request = self.request.as_ref().expect("a request awaits an answer");
+        // The field itself, not `opening()`: `out` is borrowed beside it.
+        let opening = self.opening.as_deref();
+        let request = opening.and_then(|o| o.request.as_ref());
+        let request = request.expect("a request awaits an answer");
         let start = self.out.len();
         server::accept_response(request, protocol, extensions, headers, &mut self.out)?;
         self.keep_head(true, start);
-        self.protocol = protocol.unwrap_or_default().to_owned();
-        self.extensions = extensions.unwrap_or_default().to_owned();
-        self.request = None;
+        let protocol = protocol.unwrap_or_default().to_owned();
+        self.agree(protocol, extensions.unwrap_or_default().to_owned());
+        let opening = self.opening.take().expect("the handshake is under way");
         self.open();
-        let early = std::mem::take(&mut self.head);
-        self.read_early_frames(&early);
+        self.read_early_frames(&opening.head);
         Ok(())
     }
 
@@ -691,8 +735,8 @@ impl Connection {
         let heads = self.heads.get_or_insert_with(Box::default);
         if sent {
             heads.0 = self.out[at..].to_vec();
-        } else {
-            heads.1 = self.head[..at].to_vec();
+        } else if let Some(opening) = &self.opening {
+            heads.1 = opening.head[..at].to_vec();
         }
     }
 
@@ -721,9 +765,7 @@ impl Connection {
     /// (a refusal), a client has nothing left to say.
     fn refuse(&mut self) {
         self.phase = Phase::Refused;
-        self.handshake_deadline = None;
-        self.head = Vec::new();
-        self.request = None;
+        self.opening = None;
         self.request_transport_close(self.role == Role::Server);
     }
 
@@ -739,7 +781,7 @@ impl Connection {
             self.fail(Error::Protocol(e));
         }
         if let Some(frame) = outcome.close {
-            self.close_received = Some(frame);
+            self.close_received = Some(Box::new(frame));
             self.receiver.stop();
             if self.close_sent {
                 self.closing_handshake_done();
@@ -922,7 +964,9 @@ impl Connection {
             return;
         }
         self.receiver.stop();
-        self.handshake_deadline = None;
+        if let Some(opening) = &mut self.opening {
+            opening.deadline = None;
+        }
         self.request_transport_close(false);
     }
 
@@ -1011,7 +1055,7 @@ impl std::fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("role", &self.role)
             .field("state", &self.state())
-            .field("protocol", &self.protocol)
+            .field("protocol", &self.protocol())
             .field("error", &self.error)
             .finish_non_exhaustive()
     }
@@ -1178,6 +1222,14 @@ mod tests {
         assert!(answer.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
         assert!(answer.contains("Sec-WebSocket-Protocol: superchat\r\nX-Server: 1\r\n\r\n"));
         assert!(s.accept(None, None, &[]).is_err(), "answered once");
+        // An open connection holds no handshake state, and the request is gone.
+        assert!(s.opening.is_none() && s.request().is_none());
+        assert_eq!((s.protocol(), s.extensions()), ("superchat", ""));
+        let mut plain = Connection::server(Config::default(), 0);
+        feed(&mut plain, REQUEST.as_bytes());
+        plain.accept(None, None, &[]).unwrap();
+        assert!(plain.opening.is_none() && plain.agreed.is_none());
+        assert_eq!(plain.next_timeout(), None, "no handshake deadline left");
     }
 
     #[test]
@@ -1201,6 +1253,7 @@ mod tests {
         );
         s.reject(403, "origin not allowed", &[]).unwrap();
         assert_eq!(drain(&mut s), [Ev::CloseTransport]);
+        assert!(s.opening.is_none() && s.request().is_none());
         assert!(String::from_utf8(s.take_output())
             .unwrap()
             .starts_with("HTTP/1.1 403 Forbidden\r\n"));

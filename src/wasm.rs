@@ -1,7 +1,7 @@
 //! The engine's face to JavaScript (wasm32 only): one `Engine` per connection.
 //!
 //! The surface is flat on purpose. Bytes cross through a staging buffer in
-//! wasm memory that JS writes into (`buffer`), so a transport chunk or an
+//! wasm memory that JS writes into (`staging_area`), so a transport chunk or an
 //! outgoing message costs one copy and one call. After every call the engine
 //! fills a small `Report` (its address is fixed, read once by JS) with where the
 //! new events and the output lie in memory; JS reads them through one
@@ -11,6 +11,8 @@
 //!
 //! Contract with the JS host: read the reported events and output right after
 //! the call that reported them, before the next call (which may reuse the memory).
+
+use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
@@ -41,11 +43,10 @@ struct Report {
     pending_output: u32,
     /// The `ReadyState`.
     state: u32,
-    _align: u32,
+    /// The `Timer` of `deadline`.
+    timer: u32,
     /// The next deadline in ms, or -1.
     deadline: f64,
-    /// The `Timer` of that deadline.
-    timer: u32,
 }
 
 /// Limits and switches for a connection; defaults as in `Config`.
@@ -167,14 +168,53 @@ pub mod status {
 #[wasm_bindgen]
 pub struct Engine {
     conn: Connection,
-    staging: Vec<u8>,
     /// Read by JS at the address `report()` gives. Kept inline: wasm-bindgen
     /// keeps each exported value in one heap cell for its whole life and
     /// hands JS a pointer to it, so the address never changes.
     report: Report,
     /// Output bytes reported to JS, consumed at the start of the next call.
     reported_output: usize,
-    last_error: String,
+}
+
+thread_local! {
+    // Scratch every engine shares: JS writes a payload into the staging area
+    // and makes the call that takes it right away, and reads `last_error`
+    // right after the call that failed. One of each, not one per connection,
+    // which a server has by the thousand.
+    static STAGING: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Staging capacity kept between calls; a bigger payload's room is freed.
+const STAGING_KEEP: usize = 64 * 1024;
+
+/// A staging area of at least `len` bytes, shared by all engines; its
+/// address, valid until the next call.
+#[wasm_bindgen]
+pub fn staging_area(len: usize) -> u32 {
+    STAGING.with_borrow_mut(|s| {
+        if s.len() < len {
+            s.resize(len, 0);
+        }
+        s.as_mut_ptr() as u32
+    })
+}
+
+/// Runs `f` on the first `len` staged bytes, then lets go of a large area.
+fn with_staged<R>(len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+    STAGING.with_borrow_mut(|s| {
+        let r = f(&s[..len.min(s.len())]);
+        if s.len() > STAGING_KEEP {
+            *s = Vec::new();
+        }
+        r
+    })
+}
+
+/// Why the last refused command (of any engine) was refused.
+#[wasm_bindgen]
+pub fn last_error() -> String {
+    LAST_ERROR.with_borrow(|e| e.clone())
 }
 
 fn now_ms(now: f64) -> u64 {
@@ -316,10 +356,8 @@ impl Engine {
     fn wrap(conn: Connection) -> Engine {
         let mut e = Engine {
             conn,
-            staging: Vec::new(),
             report: Report::default(),
             reported_output: 0,
-            last_error: String::new(),
         };
         e.finish();
         e
@@ -353,24 +391,10 @@ impl Engine {
         self.done(r)
     }
 
-    /// A staging area of at least `len` bytes for an outgoing payload; its address.
-    pub fn buffer(&mut self, len: usize) -> u32 {
-        if self.staging.len() < len {
-            self.staging.resize(len, 0);
-        }
-        self.staging.as_mut_ptr() as u32
-    }
-
-    fn staged(&self, len: usize) -> &[u8] {
-        &self.staging[..len.min(self.staging.len())]
-    }
-
-    /// Frees the buffers a quiet connection does not need (`Connection::trim`),
-    /// the staging area included.
+    /// Frees the buffers a quiet connection does not need (`Connection::trim`).
     pub fn trim(&mut self) {
         self.start();
         self.conn.trim();
-        self.staging = Vec::new();
         self.finish();
     }
 
@@ -433,8 +457,8 @@ impl Engine {
         self.finish();
         match header {
             Ok(Some((bytes, n))) => {
-                self.buffer(n);
-                self.staging[..n].copy_from_slice(&bytes[..n]);
+                staging_area(n);
+                STAGING.with_borrow_mut(|s| s[..n].copy_from_slice(&bytes[..n]));
                 n
             }
             _ => 0,
@@ -444,31 +468,27 @@ impl Engine {
     /// Sends the next piece of a message sent piece by piece.
     pub fn send_fragment(&mut self, kind: u8, len: usize, fin: bool) -> u32 {
         self.start();
-        let data = std::mem::take(&mut self.staging);
-        let r = self
-            .conn
-            .send_fragment(message_kind(kind), &data[..len.min(data.len())], fin);
-        self.staging = data;
+        let r = with_staged(len, |data| {
+            self.conn.send_fragment(message_kind(kind), data, fin)
+        });
         self.done(r)
     }
 
     /// Sends a ping (`pong = false`) or pong with `len` staged bytes.
     pub fn control(&mut self, pong: bool, len: usize) -> u32 {
         self.start();
-        let data = self.staged(len).to_vec();
-        let r = if pong {
-            self.conn.pong(&data)
-        } else {
-            self.conn.ping(&data)
-        };
+        let conn = &mut self.conn;
+        let r = with_staged(len, |data| match pong {
+            true => conn.pong(data),
+            false => conn.ping(data),
+        });
         self.done(r)
     }
 
     /// Writes `len` staged bytes as they are (protocol testing).
     pub fn send_raw(&mut self, len: usize) -> u32 {
         self.start();
-        let data = self.staged(len).to_vec();
-        let r = self.conn.send_raw(&data);
+        let r = with_staged(len, |data| self.conn.send_raw(data));
         self.done(r)
     }
 
@@ -516,11 +536,6 @@ impl Engine {
         self.start();
         let r = self.conn.reject(status, body, &pairs(headers));
         self.done(r)
-    }
-
-    /// Why the last command was refused.
-    pub fn last_error(&self) -> String {
-        self.last_error.clone()
     }
 
     /// The agreed subprotocol.
@@ -608,7 +623,7 @@ impl Engine {
         let code = match r {
             Ok(()) => status::OK,
             Err(e) => {
-                self.last_error = e.to_string();
+                LAST_ERROR.with_borrow_mut(|last| *last = e.to_string());
                 usage_status(&e)
             }
         };

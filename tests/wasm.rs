@@ -9,7 +9,9 @@
 
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasmsocket::event::tag;
-use wasmsocket::wasm::{check_close, check_protocols, status, Engine, EngineConfig};
+use wasmsocket::wasm::{
+    check_close, check_protocols, last_error, staging_area, status, Engine, EngineConfig,
+};
 
 // The Report's field offsets, as in pkg/lib/engine.js.
 const R_EVENTS: usize = 0;
@@ -93,8 +95,8 @@ fn send(e: &mut Engine, kind: u8, data: &[u8]) -> u32 {
     e.commit_message(kind, data.len())
 }
 
-fn stage(e: &mut Engine, data: &[u8]) -> usize {
-    let ptr = e.buffer(data.len()) as usize;
+fn stage(data: &[u8]) -> usize {
+    let ptr = staging_area(data.len()) as usize;
     // SAFETY: as in `feed`.
     unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), ptr as *mut u8, data.len()) };
     data.len()
@@ -172,7 +174,7 @@ fn replies_wait_for_release_and_indices_count_from_first() {
     // Server pings, then closes; the client reports both and owes two replies.
     assert_eq!(
         {
-            let n = stage(&mut server, b"p");
+            let n = stage(b"p");
             server.control(false, n)
         },
         status::OK
@@ -210,10 +212,10 @@ fn commands_answer_with_status_numbers() {
     let (mut client, _server) = open_pair();
     assert_eq!(client.close(1001, ""), status::INVALID_CODE);
     assert_eq!(client.close(1000, &"x".repeat(124)), status::SYNTAX);
-    assert!(client.last_error().contains("123"));
+    assert!(last_error().contains("123"));
     assert_eq!(
         {
-            let n = stage(&mut client, &[0; 126]);
+            let n = stage(&[0; 126]);
             client.control(false, n)
         },
         status::OTHER

@@ -13,6 +13,8 @@ import {
   check_close,
   check_close_frame,
   check_protocols,
+  last_error,
+  staging_area,
   wasm_memory,
 } from "../wasm/wasmsocket.js";
 import { POOL_MIN, takeBuffer } from "./pool.js";
@@ -412,7 +414,7 @@ export class Engine {
   /** Stages `data` (string or bytes) in wasm memory; returns its length. */
   #stage(data) {
     if (typeof data !== "string") {
-      const ptr = this.#w.buffer(data.byteLength);
+      const ptr = staging_area(data.byteLength);
       sync();
       mem.u8.set(data, ptr);
       return data.byteLength;
@@ -420,7 +422,7 @@ export class Engine {
     if (data.length > ENCODE_INTO_LIMIT)
       return this.#stage(encoder.encode(data));
     const max = data.length * 3;
-    const ptr = this.#w.buffer(max);
+    const ptr = staging_area(max);
     sync();
     return encoder.encodeInto(data, mem.u8.subarray(ptr, ptr + max)).written;
   }
@@ -468,7 +470,7 @@ export class Engine {
     const n = this.#w.host_binary_header(data.byteLength);
     this.#collect();
     if (n === 0) return false;
-    const ptr = this.#w.buffer(n);
+    const ptr = staging_area(n);
     sync();
     const frame = takeBuffer(n + data.byteLength);
     frame.set(mem.u8.subarray(ptr, ptr + n));
@@ -548,7 +550,7 @@ export class Engine {
   }
 
   get lastError() {
-    return this.#w.last_error();
+    return last_error();
   }
 
   get protocol() {
