@@ -538,6 +538,12 @@ impl Engine {
         self.done(r)
     }
 
+    /// The config's `close_timeout` in ms: how long a closing connection may
+    /// wait for its peer, which the host also gives its transport to drain.
+    pub fn close_timeout(&self) -> f64 {
+        self.conn.config().close_timeout as f64
+    }
+
     /// The agreed subprotocol.
     pub fn protocol(&self) -> String {
         self.conn.protocol().to_owned()

@@ -553,6 +553,11 @@ export class Engine {
     return last_error();
   }
 
+  /** How long (ms) a closing connection waits for its peer. */
+  get closeTimeout() {
+    return this.#w.close_timeout();
+  }
+
   get protocol() {
     return this.#w.protocol();
   }

@@ -46,17 +46,13 @@ export class Session {
   #taken = 0;
   #accepted = 0;
   /** [end, appBytes] pairs: a message's app bytes leave bufferedAmount once the
-   * transport accepted its last wire byte. */
-  #inflight = [];
+   * transport accepted its last wire byte. Made at the first send. */
+  #inflight = null;
   #buffered = 0;
-  #closeTimeout;
-  /** The engine was trimmed after the handshake. */
-  #trimmed = false;
 
-  constructor(engine, handler, closeTimeout = 5000) {
+  constructor(engine, handler) {
     this.engine = engine;
     this.handler = handler;
-    this.#closeTimeout = closeTimeout;
   }
 
   /** Starts moving bytes over `transport` (see transport.js); the session
@@ -128,7 +124,10 @@ export class Session {
 
   #track(appBytes, counted = false) {
     if (!counted) this.#buffered += appBytes;
-    this.#inflight.push(this.#taken + this.engine.pendingOutput, appBytes);
+    (this.#inflight ??= []).push(
+      this.#taken + this.engine.pendingOutput,
+      appBytes,
+    );
     this.#queueFlush();
   }
 
@@ -147,9 +146,11 @@ export class Session {
     if (this.#pumping || this.#closed) return;
     this.#pumping = true;
     const q = this.engine.queue;
+    let opened = false;
     try {
       for (let i = 0; i < q.length; i += 4) {
         const tag = q[i];
+        opened ||= tag === Tag.OPEN;
         if (
           tag === Tag.PING ||
           tag === Tag.CLOSE_RECEIVED ||
@@ -172,10 +173,7 @@ export class Session {
     this.flush();
     // An open connection may now sit idle for hours: give back what the
     // handshake needed.
-    if (!this.#trimmed && this.engine.state === OPEN) {
-      this.#trimmed = true;
-      this.engine.trim();
-    }
+    if (opened && this.engine.state === OPEN) this.engine.trim();
     this.#schedule();
   }
 
@@ -203,7 +201,7 @@ export class Session {
       this.#transport.end();
       this.#destroyTimer = setTimeout(
         () => this.#closeSoon(),
-        this.#closeTimeout,
+        this.engine.closeTimeout,
       );
       this.#destroyTimer.unref?.();
     }
@@ -216,7 +214,7 @@ export class Session {
     this.#accepted = Math.max(this.#accepted, end);
     const f = this.#inflight;
     let i = 0;
-    while (i < f.length && f[i] <= this.#accepted) {
+    while (f !== null && i < f.length && f[i] <= this.#accepted) {
       this.#buffered -= f[i + 1];
       i += 2;
     }
@@ -268,7 +266,7 @@ export class Session {
     clearTimeout(this.#destroyTimer);
     this.#transport?.destroy();
     // Bytes still in flight will never be accepted now.
-    this.#inflight.length = 0;
+    this.#inflight = null;
     queueMicrotask(() => this.engine.free());
   }
 }

@@ -136,8 +136,6 @@ export class WebSocket extends EventTarget {
   #binaryType = "blob";
   /** @type {Session} */
   #session;
-  /** Bytes counted by sends that were never handed to the engine. */
-  #unsent = 0;
   /** Sends waiting behind a Blob being read, to keep their order. */
   #queue = null;
   /** Set when the connection failed: the `error` event's message. */
@@ -213,7 +211,7 @@ export class WebSocket extends EventTarget {
       transport.destroy();
       throw syntaxError(e.message);
     }
-    this.#session = new Session(engine, this, options.closeTimeout ?? 5000);
+    this.#session = new Session(engine, this);
     this.#session.attach(transport);
   }
 
@@ -316,7 +314,7 @@ export class WebSocket extends EventTarget {
     return this.#extensions;
   }
   get bufferedAmount() {
-    return this.#session.bufferedAmount + this.#unsent;
+    return this.#session.bufferedAmount;
   }
   get binaryType() {
     return this.#binaryType;
@@ -339,7 +337,8 @@ export class WebSocket extends EventTarget {
     else payload = toUSVString(data);
 
     if (this.#readyState !== OPEN) {
-      this.#unsent += size(payload);
+      // Never sent, yet counted for good (WHATWG).
+      this.#session.addUnsent(size(payload));
       return;
     }
     if (this.#queue) {
