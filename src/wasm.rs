@@ -171,9 +171,9 @@ pub struct Engine {
     /// Read by JS at the address `report()` gives. Kept inline: wasm-bindgen
     /// keeps each exported value in one heap cell for its whole life and
     /// hands JS a pointer to it, so the address never changes.
+    /// Its `output_len` is also what the next call consumes: JS has copied
+    /// the output it reported by then.
     report: Report,
-    /// Output bytes reported to JS, consumed at the start of the next call.
-    reported_output: usize,
 }
 
 thread_local! {
@@ -357,7 +357,6 @@ impl Engine {
         let mut e = Engine {
             conn,
             report: Report::default(),
-            reported_output: 0,
         };
         e.finish();
         e
@@ -426,7 +425,6 @@ impl Engine {
         let out = self.conn.output();
         self.report.output = out.as_ptr() as u32;
         self.report.output_len = out.len() as u32;
-        self.reported_output = out.len();
         self.finish();
     }
 
@@ -620,9 +618,8 @@ fn message_kind(kind: u8) -> MessageKind {
 impl Engine {
     /// Start of every call: the output reported last time has been copied.
     fn start(&mut self) {
-        self.conn
-            .consume_output(std::mem::take(&mut self.reported_output));
-        self.report.output_len = 0;
+        let reported = std::mem::take(&mut self.report.output_len);
+        self.conn.consume_output(reported as usize);
     }
 
     fn done(&mut self, r: Result<(), UsageError>) -> u32 {

@@ -200,7 +200,6 @@ export class Engine {
   /** Messages sent by `#sendByHost`, not yet taken: [at, frame] pairs, `at`
    * the position in the engine's pending output where `frame` goes. */
   #splices = null;
-  #spliced = 0;
 
   constructor(wasm) {
     this.#w = wasm;
@@ -305,7 +304,10 @@ export class Engine {
 
   /** Output bytes written and not yet taken by `takeOutput`. */
   get pendingOutput() {
-    return this.#enginePending() + this.#spliced;
+    let n = this.#enginePending();
+    const s = this.#splices;
+    if (s !== null) for (let i = 1; i < s.length; i += 2) n += s[i].length;
+    return n;
   }
 
   #enginePending() {
@@ -387,7 +389,6 @@ export class Engine {
     let from = 0;
     if (s !== null) {
       this.#splices = null;
-      this.#spliced = 0;
       for (let i = 0; i < s.length; i += 2) {
         if (s[i] > from) writes.push(copyOut(ptr + from, ptr + s[i], pooled));
         writes.push(s[i + 1]);
@@ -476,7 +477,6 @@ export class Engine {
     frame.set(mem.u8.subarray(ptr, ptr + n));
     frame.set(data, n);
     (this.#splices ??= []).push(this.#enginePending(), frame);
-    this.#spliced += frame.length;
     this.lastLength = data.byteLength;
     return true;
   }
