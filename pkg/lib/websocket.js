@@ -117,10 +117,10 @@ export function traceHeads(engine, trace, server = false) {
   }
 }
 
-/** Reach a socket's private low-level face and its on* handler entries;
+/** Reach a socket's private low-level face and its on* handler fields;
  * set in the class's static block. */
 let controlOf;
-let handlersOf;
+let handlerSlots;
 
 export class WebSocket extends EventTarget {
   static CONNECTING = CONNECTING;
@@ -142,8 +142,12 @@ export class WebSocket extends EventTarget {
   #failure = null;
   /** The non-standard `trace` option: called with heads and frames. */
   #trace = null;
-  /** The on* attributes' listeners, by event type, made when first set. */
-  #handlers = null;
+  /** The on* attributes' handlers: fields of their own, not an object made
+   * when the first is set (most apps set two or more). */
+  #onopen = null;
+  #onmessage = null;
+  #onerror = null;
+  #onclose = null;
   /** The server that accepted this socket, told when it closes. */
   #server = null;
 
@@ -277,8 +281,13 @@ export class WebSocket extends EventTarget {
 
   static {
     controlOf = (ws) => ws.#control();
-    handlersOf = (ws, create) =>
-      create ? (ws.#handlers ??= {}) : ws.#handlers;
+    // [read, write] for each on* attribute (see the accessors below).
+    handlerSlots = {
+      open: [(ws) => ws.#onopen, (ws, fn) => (ws.#onopen = fn)],
+      message: [(ws) => ws.#onmessage, (ws, fn) => (ws.#onmessage = fn)],
+      error: [(ws) => ws.#onerror, (ws, fn) => (ws.#onerror = fn)],
+      close: [(ws) => ws.#onclose, (ws, fn) => (ws.#onclose = fn)],
+    };
   }
 
   /** @internal Closes with any wire-valid code (a server's 1001 on shutdown). */
@@ -506,26 +515,25 @@ for (const [name, value] of Object.entries({
 // listener keeps the position it got when first set. One listener function
 // per event type serves every socket (listeners are called with the socket as
 // `this`), so setting a handler makes no closure per connection.
-for (const type of ["open", "message", "error", "close"]) {
+for (const [type, [get, set]] of Object.entries(handlerSlots)) {
   function listener(event) {
-    return handlersOf(this, false)?.[type]?.call(this, event);
+    return get(this)?.call(this, event);
   }
   Object.defineProperty(WebSocket.prototype, `on${type}`, {
     configurable: true,
     enumerable: true,
     get() {
-      return handlersOf(this, false)?.[type] ?? null;
+      return get(this);
     },
     set(fn) {
-      const handlers = handlersOf(this, true);
-      const active = handlers[type] != null;
+      const active = get(this) !== null;
       if (typeof fn !== "function" && (typeof fn !== "object" || fn === null)) {
         // Deactivating: setting a handler again later puts it last.
         if (active) this.removeEventListener(type, listener);
-        handlers[type] = null;
+        set(this, null);
       } else {
         if (!active) this.addEventListener(type, listener);
-        handlers[type] = fn;
+        set(this, fn);
       }
     },
   });
