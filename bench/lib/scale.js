@@ -114,7 +114,7 @@ export async function scaleSection({
   const n = Number(process.env.BENCH_IDLE ?? (quick ? 1000 : 10000));
   const churnN = Number(process.env.BENCH_CHURN ?? (quick ? 4000 : 100000));
   const every = Math.max(1, Math.round(churnN / 10));
-  // Four rounds: RSS per connection moves by up to 10 % between rounds of
+  // Four rounds: RSS per connection moves by up to 20 % between rounds of
   // one server, and the median of four is steadier than the mean of two.
   const rounds = quick ? 1 : 4;
   const concurrency = 100;
