@@ -133,19 +133,41 @@ async function openClient(t) {
   return { ws, writer };
 }
 
+/** A package server accepting over a WHATWG pair, the test playing the
+ * client; `writer` writes what the server reads. */
+async function openServer(t) {
+  const up = new TransformStream();
+  const down = new TransformStream();
+  const server = new WebSocketServer({});
+  const accepted = server.accept({
+    readable: up.readable,
+    writable: down.writable,
+  });
+  const writer = up.writable.getWriter();
+  await writer.write(REQUEST);
+  const ws = await within(accepted, 5000, "accept() resolving");
+  t.after(() => ws.readyState === WebSocket.OPEN && ws.close());
+  const reader = down.readable.getReader();
+  assert.match(await readHead(reader), /^HTTP\/1\.1 101 /);
+  return { ws, writer };
+}
+
+/** Writes MESSAGES to `ws` cut into chunks of `sizes`, and checks they
+ * arrive whole and in order without growing wasm memory by much. */
+async function assertReceivedWhole({ ws, writer }, masked, sizes) {
+  const before = wasm_memory().buffer.byteLength;
+  ws.binaryType = "arraybuffer";
+  const got = messages(ws, MESSAGES.length);
+  for (const chunk of cut(wireOf(masked), sizes)) await writer.write(chunk);
+  assertMessages(await got);
+  assertWasmHeld(before, sizes);
+}
+
 for (const sizes of CUTS) {
   test(
     `a client gets big binary messages whole, chunks of ${sizes.join(", ")} bytes`,
     T,
-    async (t) => {
-      const { ws, writer } = await openClient(t);
-      const before = wasm_memory().buffer.byteLength;
-      ws.binaryType = "arraybuffer";
-      const got = messages(ws, MESSAGES.length);
-      for (const chunk of cut(wireOf(false), sizes)) await writer.write(chunk);
-      assertMessages(await got);
-      assertWasmHeld(before, sizes);
-    },
+    async (t) => assertReceivedWhole(await openClient(t), false, sizes),
   );
 }
 
@@ -153,27 +175,7 @@ for (const sizes of CUTS) {
   test(
     `a server gets big masked binary messages whole, chunks of ${sizes.join(", ")} bytes`,
     T,
-    async (t) => {
-      const up = new TransformStream();
-      const down = new TransformStream();
-      const server = new WebSocketServer({});
-      const accepted = server.accept({
-        readable: up.readable,
-        writable: down.writable,
-      });
-      const writer = up.writable.getWriter();
-      await writer.write(REQUEST);
-      const ws = await within(accepted, 5000, "accept() resolving");
-      t.after(() => ws.readyState === WebSocket.OPEN && ws.close());
-      const reader = down.readable.getReader();
-      assert.match(await readHead(reader), /^HTTP\/1\.1 101 /);
-      const before = wasm_memory().buffer.byteLength;
-      ws.binaryType = "arraybuffer";
-      const got = messages(ws, MESSAGES.length);
-      for (const chunk of cut(wireOf(true), sizes)) await writer.write(chunk);
-      assertMessages(await got);
-      assertWasmHeld(before, sizes);
-    },
+    async (t) => assertReceivedWhole(await openServer(t), true, sizes),
   );
 }
 
