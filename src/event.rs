@@ -68,10 +68,12 @@ pub enum Event<'a> {
         /// The message's last piece.
         fin: bool,
     },
-    /// With `Config::host_assembly`: a big message is half in; its pieces,
+    /// With `Config::host_assembly`: a big message has begun; its pieces,
     /// from the first byte, follow as `Fragment`s (the last with `fin`) for
-    /// the host to assemble. Announced no sooner, so that a host allocating
-    /// `len` at once holds at most twice what the peer has sent.
+    /// the host to assemble. A masked one is announced once half of it is
+    /// in, so that a host allocating `len` at once holds at most twice what
+    /// the peer has sent; a `direct` one as soon as its header is, so a host
+    /// keeps that bound by allocating only once it holds half.
     MessageStart {
         /// Text or binary.
         kind: MessageKind,

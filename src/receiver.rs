@@ -382,8 +382,11 @@ impl Receiver {
     /// Hands a big binary message that came as one frame, read up to the
     /// end of the input and not yet whole, to the host to assemble
     /// (`Config::host_assembly`): what has come so far as the first piece.
-    /// Only once half of it has come, so a host that allocates the announced
-    /// length holds at most twice what the peer really sent.
+    /// An unmasked one at once, so the host takes the rest straight from its
+    /// input, however little came with the header; a masked one only once
+    /// half of it has come, so a host that allocates the announced length
+    /// holds at most twice what the peer really sent (a host given an
+    /// unmasked one early keeps that bound itself).
     fn offer_to_host(&mut self, config: &Config, q: &mut EventQueue) {
         let (Some(f), Some(m), Some(min)) = (&self.frame, &mut self.message, config.host_assembly)
         else {
@@ -391,7 +394,8 @@ impl Receiver {
         };
         // A Binary (not Continuation) frame with FIN is a whole message.
         let whole = f.op == OpCode::Binary && f.fin && !f.skip;
-        if !whole || m.host || m.encoded || config.streaming || f.len < min || f.read < f.len / 2 {
+        let too_soon = f.mask.is_some() && f.read < f.len / 2;
+        if !whole || m.host || m.encoded || config.streaming || f.len < min || too_soon {
             return;
         }
         m.host = true;
@@ -402,8 +406,10 @@ impl Receiver {
             &[],
             f.len as f64,
         );
-        q.push_arena(tag::FRAGMENT, m.kind as u32, m.start, m.end - m.start);
-        self.live_end = self.live_end.max(m.end);
+        if m.end > m.start {
+            q.push_arena(tag::FRAGMENT, m.kind as u32, m.start, m.end - m.start);
+            self.live_end = self.live_end.max(m.end);
+        }
     }
 
     /// The host copied `n` bytes of an unmasked host-assembled message's
@@ -1123,18 +1129,20 @@ mod tests {
         };
         let payload: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
 
-        // Unmasked (a client reads): announced as direct once half of it has
-        // come (a header alone reserves nothing), with what came so far; the
-        // rest is taken by the host from its own input.
+        // Unmasked (a client reads): announced as direct as soon as a read
+        // ends inside it, even just after the header, with what came so far;
+        // the rest is taken by the host from its own input.
         let mut c = open_client(config.clone());
         let frame = sframe(2, true, &payload);
-        assert_eq!(feed(&mut c, &frame[..304]), [], "300 of 1000 bytes");
         assert_eq!(
-            feed(&mut c, &frame[304..504]),
-            [
-                Ev::MessageStart(Binary, 1000, true),
-                Ev::Fragment(Binary, payload[..500].to_vec(), false)
-            ]
+            feed(&mut c, &frame[..4]),
+            [Ev::MessageStart(Binary, 1000, true)],
+            "the header alone"
+        );
+        assert_eq!(
+            feed(&mut c, &frame[4..504]),
+            [Ev::Fragment(Binary, payload[..500].to_vec(), false)],
+            "passed to `receive` after all"
         );
         assert!(c.host_payload(501, 0).is_err(), "more than the message has");
         c.host_payload(300, 0).unwrap();
@@ -1164,11 +1172,14 @@ mod tests {
             [Ev::Fragment(Binary, payload[596..].to_vec(), true)]
         );
 
-        // Masked (a server reads): not direct; each piece is handed over unmasked.
+        // Masked (a server reads): not direct, announced once half of it
+        // has come (a header alone reserves nothing); each piece is handed
+        // over unmasked.
         let mut s = open_server(config.clone());
         let frame = cframe(2, true, &payload);
+        assert_eq!(feed(&mut s, &frame[..308]), [], "300 of 1000 bytes");
         assert_eq!(
-            feed(&mut s, &frame[..508]),
+            feed(&mut s, &frame[308..508]),
             [
                 Ev::MessageStart(Binary, 1000, false),
                 Ev::Fragment(Binary, payload[..500].to_vec(), false)

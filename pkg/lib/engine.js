@@ -52,11 +52,18 @@ const DIRECT = 0x400;
 const EVENT_SIZE = 24;
 
 /** Binary messages of at least this many bytes in one frame are assembled
- * here, in memory of their own, once half of one has come (the engine's
- * `host_assembly`): the rest never grows wasm memory, which does not shrink,
- * and the rest of an unmasked one is copied once, from the transport's
- * chunks. */
+ * here, in memory of their own (the engine's `host_assembly`): a masked one
+ * once half of it has come, so the rest never grows wasm memory, which does
+ * not shrink; an unmasked one from its header on, copied once, straight from
+ * the transport's chunks. */
 const HOST_ASSEMBLY = 64 * 1024;
+
+/** Of a chunk this long or longer, or of what is left of one after a direct
+ * message, only the first PROBE bytes (the longest unmasked header) are fed
+ * to the engine at first: if they start a direct message, its payload never
+ * enters wasm memory; if not, the rest follows in one piece. */
+const PROBE_MIN = 4096;
+const PROBE = 14;
 
 /** Binary messages of at least this many bytes that go out unmasked (a
  * server's) are copied once, with their header, into a buffer of their own
@@ -155,6 +162,27 @@ function copyOut(start, end, pooled) {
   return out;
 }
 
+/** Adds `piece` to a host-assembled message; `transient` if it lies in wasm
+ * memory, which the next call may reuse. */
+function hostPiece(h, piece, transient) {
+  if (h.u8 === null) {
+    if (h.at + piece.length < h.length / 2) {
+      h.held.push(transient ? piece.slice() : piece);
+      h.at += piece.length;
+      return;
+    }
+    h.u8 = bytes.alloc(h.length);
+    let at = 0;
+    for (const held of h.held) {
+      h.u8.set(held, at);
+      at += held.length;
+    }
+    h.held = null;
+  }
+  h.u8.set(piece, h.at);
+  h.at += piece.length;
+}
+
 /** Engine options in the shape of `EngineConfig`; unset fields keep defaults. */
 export function makeConfig(options = {}) {
   const c = new EngineConfig();
@@ -193,9 +221,11 @@ export class Engine {
   lastLength = 0;
   #w;
   #report;
-  /** The message being assembled here after a MESSAGE_START: its bytes
-   * `u8`, how many have come (`at`), and whether the engine lets the
-   * payload be taken straight from transport chunks (`direct`). */
+  /** The message being assembled here after a MESSAGE_START: its length,
+   * how many bytes have come (`at`), whether the engine lets the payload be
+   * taken straight from transport chunks (`direct`), and its bytes: `u8`,
+   * made once half of it has come, and until then the pieces `held`, so that
+   * a peer announcing a big message and sending little costs little. */
   #host = null;
   /** Messages sent by `#sendByHost`, not yet taken: [at, frame] pairs, `at`
    * the position in the engine's pending output where `frame` goes. */
@@ -251,16 +281,17 @@ export class Engine {
       switch (tag) {
         case Tag.MESSAGE_START:
           this.#host = {
-            u8: bytes.alloc(v.getFloat64(p + 16, true)),
+            length: v.getFloat64(p + 16, true),
             at: 0,
             direct: (arg & DIRECT) !== 0,
+            u8: null,
+            held: [],
           };
           continue;
         case Tag.FRAGMENT:
           if (this.#host !== null) {
             const h = this.#host;
-            h.u8.set(mem.u8.subarray(start, end), h.at);
-            h.at += end - start;
+            hostPiece(h, mem.u8.subarray(start, end), true);
             if ((arg & FIN) === 0) continue;
             this.#host = null;
             q.push(Tag.MESSAGE, BINARY, h.u8.buffer, first + i);
@@ -322,31 +353,48 @@ export class Engine {
   }
 
   /** Feeds a chunk read from the transport; a string goes in as its UTF-8
-   * bytes, encoded straight into wasm memory. */
+   * bytes, encoded straight into wasm memory when no message is being
+   * assembled here. */
   receive(chunk, now) {
-    const h = this.#host;
-    if (h !== null && h.direct) {
-      // The payload of a big unmasked message: copied once, from the chunk.
-      if (typeof chunk === "string") chunk = encoder.encode(chunk);
-      const n = Math.min(h.u8.length - h.at, chunk.length);
-      h.u8.set(n === chunk.length ? chunk : chunk.subarray(0, n), h.at);
-      h.at += n;
-      if (this.#w.host_payload(n, now) !== Status.OK) this.#host = null;
-      this.#collect();
-      if (n === chunk.length) return;
-      chunk = chunk.subarray(n);
-    }
-    let len = chunk.length;
     if (typeof chunk === "string") {
-      const max = len * 3;
-      const ptr = this.#w.input(max);
-      sync();
-      len = encoder.encodeInto(chunk, mem.u8.subarray(ptr, ptr + max)).written;
-    } else {
-      const ptr = this.#w.input(len);
-      sync();
-      mem.u8.set(chunk, ptr);
+      if (this.#host === null) return this.#receiveText(chunk, now);
+      chunk = encoder.encode(chunk);
     }
+    // Big unmasked messages are taken here, between the pieces fed to the
+    // engine; after one, probing for the next is worth it.
+    let probe = true;
+    for (let at = 0; at < chunk.length;) {
+      const h = this.#host;
+      if (h !== null && h.direct) {
+        const n = Math.min(h.length - h.at, chunk.length - at);
+        hostPiece(h, chunk.subarray(at, at + n), false);
+        at += n;
+        if (this.#w.host_payload(n, now) !== Status.OK) this.#host = null;
+        this.#collect();
+        probe = true;
+        continue;
+      }
+      let n = chunk.length - at;
+      if (probe && n >= PROBE_MIN) n = PROBE;
+      const ptr = this.#w.input(n);
+      sync();
+      mem.u8.set(n === chunk.length ? chunk : chunk.subarray(at, at + n), ptr);
+      at += n;
+      this.#w.receive(n, now);
+      this.#collect();
+      probe = false;
+    }
+  }
+
+  /** A string chunk, its UTF-8 bytes encoded straight into wasm memory. */
+  #receiveText(chunk, now) {
+    const max = chunk.length * 3;
+    const ptr = this.#w.input(max);
+    sync();
+    const len = encoder.encodeInto(
+      chunk,
+      mem.u8.subarray(ptr, ptr + max),
+    ).written;
     this.#w.receive(len, now);
     this.#collect();
   }
