@@ -268,6 +268,9 @@ impl Connection {
     /// Feeds bytes read from the transport. Events and output may follow.
     pub fn receive(&mut self, data: &[u8], now: u64) {
         self.begin(now);
+        if !self.make_room(data.len()) {
+            return;
+        }
         let start = self.events.arena.len();
         self.events.arena.extend_from_slice(data);
         self.take_input(start, now);
@@ -276,11 +279,29 @@ impl Connection {
     /// Room for `len` bytes of transport input, for hosts that write it in
     /// place (the wasm host copies each chunk straight here): a pointer to
     /// `len` writable bytes, valid until `commit_input` or any other call.
+    /// Null if there is no memory for them: the connection has failed
+    /// (`Error::OutOfMemory`), and the input is to be dropped.
     pub fn input_buffer(&mut self, len: usize) -> *mut u8 {
         self.begin(self.now);
+        if !self.make_room(len) {
+            return std::ptr::null_mut();
+        }
         let arena = &mut self.events.arena;
-        arena.reserve(len);
         arena.spare_capacity_mut().as_mut_ptr().cast()
+    }
+
+    /// Makes room in the arena for `len` more bytes of input, or fails the
+    /// connection. A peer may make a message as big as `max_message_size`,
+    /// and many peers at once more than memory holds (wasm's ceiling is
+    /// 4 GiB, for all connections together); running out must cost the
+    /// connection that asked, not abort the engine and every other.
+    fn make_room(&mut self, len: usize) -> bool {
+        let arena = &mut self.events.arena;
+        if arena.try_reserve(len).is_ok() || arena.try_reserve_exact(len).is_ok() {
+            return true;
+        }
+        self.fail(Error::OutOfMemory { bytes: len });
+        false
     }
 
     /// Takes `len` bytes the host wrote at `input_buffer`.
@@ -1478,6 +1499,43 @@ mod tests {
             None,
             "off by default"
         );
+    }
+
+    #[test]
+    fn input_there_is_no_memory_for_fails_only_its_connection() {
+        let mut s = open_server(Config::default());
+        assert!(s.input_buffer(usize::MAX).is_null());
+        assert_eq!(
+            drain(&mut s),
+            [
+                Ev::Error(Error::OutOfMemory { bytes: usize::MAX }),
+                Ev::AbortTransport
+            ]
+        );
+        assert_eq!(
+            feed(&mut s, &cframe(1, true, b"x")),
+            [],
+            "a failed connection reads no more"
+        );
+        let mut c = Connection::client(
+            ClientRequest::new("a.test", "/"),
+            Config::default(),
+            NONCE,
+            [1; 32],
+            0,
+        )
+        .unwrap();
+        assert!(c.input_buffer(usize::MAX).is_null());
+        assert_eq!(
+            drain(&mut c),
+            [
+                Ev::Error(Error::OutOfMemory { bytes: usize::MAX }),
+                Ev::AbortTransport
+            ],
+            "in the handshake too"
+        );
+        let mut other = open_server(Config::default());
+        assert_eq!(feed(&mut other, &cframe(1, true, b"hi")), [text("hi")]);
     }
 
     #[test]

@@ -127,6 +127,12 @@ pub enum Error {
         /// It ended in the middle of a frame or a fragmented message.
         mid_message: bool,
     },
+    /// No memory for the input: the engine's buffers could not grow by
+    /// `bytes` (in wasm, memory shared by every connection, 4 GiB at most).
+    OutOfMemory {
+        /// The input that did not fit.
+        bytes: usize,
+    },
 }
 
 impl Error {
@@ -151,6 +157,9 @@ impl fmt::Display for Error {
             }
             Error::ConnectionLost { mid_message: false } => {
                 write!(f, "connection lost without a closing handshake")
+            }
+            Error::OutOfMemory { bytes } => {
+                write!(f, "out of memory for {bytes} bytes of input")
             }
         }
     }

@@ -368,10 +368,16 @@ impl Engine {
     }
 
     /// Room for `len` bytes of transport input, written in place where the
-    /// engine will parse them; its address, valid until `receive`.
+    /// engine will parse them; its address, valid until `receive`. 0 if
+    /// there is no memory for them: the connection has failed, the input is
+    /// dropped, and the failure is reported.
     pub fn input(&mut self, len: usize) -> u32 {
         self.start();
-        self.conn.input_buffer(len) as u32
+        let at = self.conn.input_buffer(len);
+        if at.is_null() {
+            self.finish();
+        }
+        at as u32
     }
 
     /// Takes `len` bytes of transport input the host wrote at `input`.

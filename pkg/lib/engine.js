@@ -377,6 +377,7 @@ export class Engine {
       let n = chunk.length - at;
       if (probe && n >= PROBE_MIN) n = PROBE;
       const ptr = this.#w.input(n);
+      if (ptr === 0) return this.#collect(); // out of memory: failed
       sync();
       mem.u8.set(n === chunk.length ? chunk : chunk.subarray(at, at + n), ptr);
       at += n;
@@ -390,6 +391,7 @@ export class Engine {
   #receiveText(chunk, now) {
     const max = chunk.length * 3;
     const ptr = this.#w.input(max);
+    if (ptr === 0) return this.#collect(); // out of memory: failed
     sync();
     const len = encoder.encodeInto(
       chunk,

@@ -260,3 +260,33 @@ test(
     assert.equal(ws.readyState, WebSocket.OPEN);
   },
 );
+
+test(
+  "input there is no memory for fails its connection, not the process",
+  T,
+  async (t) => {
+    const { ws, writer } = await openClient(t);
+    const errored = new Promise((resolve) => (ws.onerror = resolve));
+    const closed = new Promise((resolve) => (ws.onclose = resolve));
+    // A 60 MiB text message, then a chunk bigger than wasm memory can ever
+    // hold (over 2 GiB, never touched: only its first bytes are written).
+    const head = Buffer.alloc(10);
+    head[0] = 0x81;
+    head[1] = 127;
+    head.writeBigUInt64BE(BigInt(60 * MiB), 2);
+    await writer.write(head);
+    const huge = Buffer.allocUnsafeSlow(2 ** 31 + 100);
+    huge.fill(0x61, 0, 64);
+    await writer.write(huge);
+    const error = await within(errored, 5000, "the error event");
+    assert.match(error.message, /out of memory for \d+ bytes of input/);
+    const close = await within(closed, 5000, "the close event");
+    assert.equal(close.code, 1006);
+    assert.equal(close.wasClean, false);
+    // Other connections go on.
+    const other = await openClient(t);
+    const got = messages(other.ws, 1);
+    await other.writer.write(frame(1, Buffer.from("still here")));
+    assert.deepEqual(await got, ["still here"]);
+  },
+);
