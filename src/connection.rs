@@ -853,10 +853,16 @@ impl Connection {
 
     /// Room in the output for a message of up to `max_len` bytes that the
     /// host writes in place (the wasm host encodes text straight into it): a
-    /// pointer valid until `commit_message` or any other call.
+    /// pointer valid until `commit_message` or any other call. Null if there
+    /// is no memory for it: the connection has failed (`Error::OutOfMemory`),
+    /// as WHATWG closes a WebSocket whose send cannot be buffered.
     pub fn message_buffer(&mut self, max_len: usize) -> *mut u8 {
         self.begin(self.now);
-        let slot = self.sender.reserve(&mut self.out, max_len);
+        let Some(slot) = self.sender.reserve(&mut self.out, max_len) else {
+            self.slot = None;
+            self.fail(Error::OutOfMemory { bytes: max_len });
+            return std::ptr::null_mut();
+        };
         self.slot = Some(slot);
         // SAFETY: `reserve` made room for the header and `max_len` bytes.
         unsafe { self.out.as_mut_ptr().add(slot.payload_at()) }
@@ -1536,6 +1542,31 @@ mod tests {
         );
         let mut other = open_server(Config::default());
         assert_eq!(feed(&mut other, &cframe(1, true, b"hi")), [text("hi")]);
+    }
+
+    #[test]
+    fn a_message_there_is_no_memory_for_fails_only_its_connection() {
+        let mut c = open_client(Config::default());
+        assert!(c.message_buffer(usize::MAX - 8).is_null());
+        assert_eq!(
+            drain(&mut c),
+            [
+                Ev::Error(Error::OutOfMemory {
+                    bytes: usize::MAX - 8
+                }),
+                Ev::AbortTransport
+            ]
+        );
+        // SAFETY: nothing is written; the commit is refused.
+        let commit = unsafe { c.commit_message(MessageKind::Binary, 0) };
+        assert!(commit.is_err(), "nothing to commit");
+        assert!(
+            c.send_text("late").is_err(),
+            "a failed connection sends no more"
+        );
+        let mut other = open_client(Config::default());
+        other.send_text("hi").unwrap();
+        assert_eq!(frames(&other.take_output()), [(1, true, b"hi".to_vec())]);
     }
 
     #[test]

@@ -127,10 +127,11 @@ pub enum Error {
         /// It ended in the middle of a frame or a fragmented message.
         mid_message: bool,
     },
-    /// No memory for the input: the engine's buffers could not grow by
-    /// `bytes` (in wasm, memory shared by every connection, 4 GiB at most).
+    /// No memory for more input, or for a message to send: the engine's
+    /// buffers could not grow by `bytes` (in wasm, memory shared by every
+    /// connection, 4 GiB at most).
     OutOfMemory {
-        /// The input that did not fit.
+        /// What did not fit.
         bytes: usize,
     },
 }
@@ -159,7 +160,7 @@ impl fmt::Display for Error {
                 write!(f, "connection lost without a closing handshake")
             }
             Error::OutOfMemory { bytes } => {
-                write!(f, "out of memory for {bytes} bytes of input")
+                write!(f, "out of memory for {bytes} more bytes")
             }
         }
     }

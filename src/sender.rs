@@ -85,8 +85,8 @@ impl Sender {
 
     /// Reserves room at the end of `out` for a message of up to `max_len`
     /// bytes that the host writes in place: header room for that length
-    /// (zeroed), then the payload's.
-    pub fn reserve(&self, out: &mut Vec<u8>, max_len: usize) -> Slot {
+    /// (zeroed), then the payload's. `None` if there is no memory for it.
+    pub fn reserve(&self, out: &mut Vec<u8>, max_len: usize) -> Option<Slot> {
         let longest = FrameHeader {
             fin: true,
             rsv: 0,
@@ -95,15 +95,15 @@ impl Sender {
             payload_len: max_len as u64,
         };
         let header_room = longest.encoded_len();
-        out.reserve(header_room + max_len);
+        out.try_reserve(header_room.checked_add(max_len)?).ok()?;
         for b in &mut out.spare_capacity_mut()[..header_room] {
             b.write(0);
         }
-        Slot {
+        Some(Slot {
             base: out.len(),
             header_room,
             capacity: max_len,
-        }
+        })
     }
 
     /// Completes a message of `len` bytes the host wrote at `slot`: writes
@@ -387,7 +387,7 @@ mod tests {
 
     /// What a host writing in place does: reserve, write, commit.
     fn in_place(s: &mut Sender, out: &mut Vec<u8>, max: usize, payload: &[u8]) {
-        let slot = s.reserve(out, max);
+        let slot = s.reserve(out, max).expect("memory for the test");
         let gap = slot.payload_at() - out.len();
         out.spare_capacity_mut()[gap..][..payload.len()]
             .iter_mut()

@@ -436,10 +436,15 @@ impl Engine {
 
     /// Room in the output for a message of up to `max_len` bytes, which JS
     /// writes in place (text straight from `TextEncoder.encodeInto`); its
-    /// address, valid until `commit_message`.
+    /// address, valid until `commit_message`. 0 if there is no memory for
+    /// it: the connection has failed, and the failure is reported.
     pub fn message_buffer(&mut self, max_len: usize) -> u32 {
         self.start();
-        self.conn.message_buffer(max_len) as u32
+        let at = self.conn.message_buffer(max_len);
+        if at.is_null() {
+            self.finish();
+        }
+        at as u32
     }
 
     /// Sends the message of `len` bytes written at `message_buffer`; kind 1

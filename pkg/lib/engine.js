@@ -504,6 +504,7 @@ export class Engine {
    * and it does not fit, returns undefined and sends nothing. */
   #sendText(data, room, tryOnly = false) {
     const ptr = this.#w.message_buffer(room);
+    if (ptr === 0) return this.#unsendable();
     sync();
     const { read, written } = encoder.encodeInto(
       data,
@@ -533,9 +534,16 @@ export class Engine {
 
   #sendBytes(kind, bytes) {
     const ptr = this.#w.message_buffer(bytes.byteLength);
+    if (ptr === 0) return this.#unsendable();
     sync();
     mem.u8.set(bytes, ptr);
     return this.#commit(kind, bytes.byteLength);
+  }
+
+  /** No memory for a message: the engine has failed the connection. */
+  #unsendable() {
+    this.#collect();
+    return Status.OTHER;
   }
 
   #commit(kind, len) {

@@ -357,8 +357,10 @@ export class WebSocket extends EventTarget {
       this.#session.addUnsent(payload.size);
       this.#queue = [payload];
       this.#drainQueue();
-    } else {
-      this.#session.send(payload);
+    } else if (this.#session.send(payload) !== Status.OK) {
+      // Refused (the engine is closing, or had no memory for it and failed
+      // the connection): never sent, yet counted for good (WHATWG).
+      this.#session.addUnsent(size(payload));
     }
   }
 

@@ -261,13 +261,31 @@ test(
   },
 );
 
+/** Resolves once `ws` has failed for want of memory: an error event that
+ * says so, then a close with 1006; then checks that another connection still
+ * gets a message. Call it before the step that fails. */
+function failsForMemory(t, ws) {
+  const errored = new Promise((resolve) => (ws.onerror = resolve));
+  const closed = new Promise((resolve) => (ws.onclose = resolve));
+  return (async () => {
+    const error = await within(errored, 5000, "the error event");
+    assert.match(error.message, /out of memory for \d+ more bytes/);
+    const close = await within(closed, 5000, "the close event");
+    assert.equal(close.code, 1006);
+    assert.equal(close.wasClean, false);
+    const other = await openClient(t);
+    const got = messages(other.ws, 1);
+    await other.writer.write(frame(1, Buffer.from("still here")));
+    assert.deepEqual(await got, ["still here"], "another connection goes on");
+  })();
+}
+
 test(
   "input there is no memory for fails its connection, not the process",
   T,
   async (t) => {
     const { ws, writer } = await openClient(t);
-    const errored = new Promise((resolve) => (ws.onerror = resolve));
-    const closed = new Promise((resolve) => (ws.onclose = resolve));
+    const failed = failsForMemory(t, ws);
     // A 60 MiB text message, then a chunk bigger than wasm memory can ever
     // hold (over 2 GiB, never touched: only its first bytes are written).
     const head = Buffer.alloc(10);
@@ -278,15 +296,20 @@ test(
     const huge = Buffer.allocUnsafeSlow(2 ** 31 + 100);
     huge.fill(0x61, 0, 64);
     await writer.write(huge);
-    const error = await within(errored, 5000, "the error event");
-    assert.match(error.message, /out of memory for \d+ bytes of input/);
-    const close = await within(closed, 5000, "the close event");
-    assert.equal(close.code, 1006);
-    assert.equal(close.wasClean, false);
-    // Other connections go on.
-    const other = await openClient(t);
-    const got = messages(other.ws, 1);
-    await other.writer.write(frame(1, Buffer.from("still here")));
-    assert.deepEqual(await got, ["still here"]);
+    await failed;
+  },
+);
+
+test(
+  "a message there is no memory for fails its connection; send does not throw",
+  T,
+  async (t) => {
+    const { ws } = await openClient(t);
+    const failed = failsForMemory(t, ws);
+    // Over 2 GiB, allocated but never touched: more than wasm memory holds.
+    const huge = Buffer.allocUnsafeSlow(2 ** 31 + 10);
+    ws.send(huge);
+    assert.equal(ws.bufferedAmount, huge.length, "counted, never sent");
+    await failed;
   },
 );
