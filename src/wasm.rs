@@ -189,11 +189,15 @@ thread_local! {
 const STAGING_KEEP: usize = 64 * 1024;
 
 /// A staging area of at least `len` bytes, shared by all engines; its
-/// address, valid until the next call.
+/// address, valid until the next call. 0 if there is no memory for it (a
+/// failed allocation must not abort inside the borrow every engine shares).
 #[wasm_bindgen]
 pub fn staging_area(len: usize) -> u32 {
     STAGING.with_borrow_mut(|s| {
         if s.len() < len {
+            if s.try_reserve_exact(len - s.len()).is_err() {
+                return 0;
+            }
             s.resize(len, 0);
         }
         s.as_mut_ptr() as u32
@@ -465,8 +469,7 @@ impl Engine {
         let header = self.conn.host_binary_header(len);
         self.finish();
         match header {
-            Ok(Some((bytes, n))) => {
-                staging_area(n);
+            Ok(Some((bytes, n))) if staging_area(n) != 0 => {
                 STAGING.with_borrow_mut(|s| s[..n].copy_from_slice(&bytes[..n]));
                 n
             }

@@ -162,6 +162,13 @@ function copyOut(start, end, pooled) {
   return out;
 }
 
+/** The address of the engines' shared staging area, grown to `n` bytes. */
+function stagingArea(n) {
+  const ptr = staging_area(n);
+  if (ptr === 0) throw new RangeError(`out of memory for ${n} more bytes`);
+  return ptr;
+}
+
 /** Adds `piece` to a host-assembled message; `transient` if it lies in wasm
  * memory, which the next call may reuse. */
 function hostPiece(h, piece, transient) {
@@ -465,7 +472,7 @@ export class Engine {
   /** Stages `data` (string or bytes) in wasm memory; returns its length. */
   #stage(data) {
     if (typeof data !== "string") {
-      const ptr = staging_area(data.byteLength);
+      const ptr = stagingArea(data.byteLength);
       sync();
       mem.u8.set(data, ptr);
       return data.byteLength;
@@ -473,7 +480,7 @@ export class Engine {
     if (data.length > ENCODE_INTO_LIMIT)
       return this.#stage(encoder.encode(data));
     const max = data.length * 3;
-    const ptr = staging_area(max);
+    const ptr = stagingArea(max);
     sync();
     return encoder.encodeInto(data, mem.u8.subarray(ptr, ptr + max)).written;
   }
@@ -522,7 +529,7 @@ export class Engine {
     const n = this.#w.host_binary_header(data.byteLength);
     this.#collect();
     if (n === 0) return false;
-    const ptr = staging_area(n);
+    const ptr = stagingArea(n);
     sync();
     const frame = takeBuffer(n + data.byteLength);
     frame.set(mem.u8.subarray(ptr, ptr + n));

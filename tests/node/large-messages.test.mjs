@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { test } from "node:test";
 
-import { WebSocket, WebSocketServer } from "wasmsocket";
+import { control, WebSocket, WebSocketServer } from "wasmsocket";
 
 import { wasm_memory } from "../../pkg/wasm/wasmsocket.js";
 import { frame, messages, within } from "./helpers.mjs";
@@ -311,5 +311,23 @@ test(
     ws.send(huge);
     assert.equal(ws.bufferedAmount, huge.length, "counted, never sent");
     await failed;
+  },
+);
+
+test(
+  "a fragment there is no memory for is refused; the connection goes on",
+  T,
+  async (t) => {
+    const { ws } = await openClient(t);
+    // Over 2 GiB, allocated but never touched: more than wasm memory holds.
+    const huge = Buffer.allocUnsafeSlow(2 ** 31 + 10);
+    assert.throws(() => control(ws).sendFragment(huge, { fin: false }), {
+      name: "RangeError",
+      message: /out of memory for \d+ more bytes/,
+    });
+    assert.equal(ws.readyState, WebSocket.OPEN);
+    control(ws).sendFragment("whole");
+    ws.send("after");
+    assert.equal(ws.bufferedAmount, 10);
   },
 );
