@@ -58,10 +58,14 @@ const EVENT_SIZE = 24;
  * the transport's chunks. */
 const HOST_ASSEMBLY = 64 * 1024;
 
-/** Of a chunk this long or longer, or of what is left of one after a direct
- * message, only the first PROBE bytes (the longest unmasked header) are fed
- * to the engine at first: if they start a direct message, its payload never
- * enters wasm memory; if not, the rest follows in one piece. */
+/** When a direct message ends inside a chunk and this much or more of the
+ * chunk is left, only its first PROBE bytes (the longest unmasked header)
+ * are fed to the engine at first: if they start the next direct message, its
+ * payload never enters wasm memory; if not, the rest follows in one piece.
+ * Big messages sent back to back come so. Elsewhere (a chunk's start, a
+ * server's masked input) a probe would cost every chunk a call into wasm,
+ * and a big message that starts there has its first chunk copied in and out
+ * once. */
 const PROBE_MIN = 4096;
 const PROBE = 14;
 
@@ -369,7 +373,7 @@ export class Engine {
     }
     // Big unmasked messages are taken here, between the pieces fed to the
     // engine; after one, probing for the next is worth it.
-    let probe = true;
+    let probe = false;
     for (let at = 0; at < chunk.length;) {
       const h = this.#host;
       if (h !== null && h.direct) {
