@@ -378,10 +378,7 @@ impl Engine {
     pub fn input(&mut self, len: usize) -> u32 {
         self.start();
         let at = self.conn.input_buffer(len);
-        if at.is_null() {
-            self.finish();
-        }
-        at as u32
+        self.address(at)
     }
 
     /// Takes `len` bytes of transport input the host wrote at `input`.
@@ -445,10 +442,7 @@ impl Engine {
     pub fn message_buffer(&mut self, max_len: usize) -> u32 {
         self.start();
         let at = self.conn.message_buffer(max_len);
-        if at.is_null() {
-            self.finish();
-        }
-        at as u32
+        self.address(at)
     }
 
     /// Sends the message of `len` bytes written at `message_buffer`; kind 1
@@ -646,6 +640,15 @@ impl Engine {
         };
         self.finish();
         code
+    }
+
+    /// Room the engine made, as JS sees it; 0 when there was no memory for
+    /// it, with the failure reported (the call ends there).
+    fn address(&mut self, at: *mut u8) -> u32 {
+        if at.is_null() {
+            self.finish();
+        }
+        at as u32
     }
 
     /// End of every call: report the new events and the timers.

@@ -388,7 +388,7 @@ export class Engine {
       let n = chunk.length - at;
       if (probe && n >= PROBE_MIN) n = PROBE;
       const ptr = this.#w.input(n);
-      if (ptr === 0) return this.#collect(); // out of memory: failed
+      if (ptr === 0) return this.#outOfMemory();
       sync();
       mem.u8.set(n === chunk.length ? chunk : chunk.subarray(at, at + n), ptr);
       at += n;
@@ -402,7 +402,7 @@ export class Engine {
   #receiveText(chunk, now) {
     const max = chunk.length * 3;
     const ptr = this.#w.input(max);
-    if (ptr === 0) return this.#collect(); // out of memory: failed
+    if (ptr === 0) return this.#outOfMemory();
     sync();
     const len = encoder.encodeInto(
       chunk,
@@ -515,7 +515,7 @@ export class Engine {
    * and it does not fit, returns undefined and sends nothing. */
   #sendText(data, room, tryOnly = false) {
     const ptr = this.#w.message_buffer(room);
-    if (ptr === 0) return this.#unsendable();
+    if (ptr === 0) return this.#outOfMemory();
     sync();
     const { read, written } = encoder.encodeInto(
       data,
@@ -545,14 +545,15 @@ export class Engine {
 
   #sendBytes(kind, bytes) {
     const ptr = this.#w.message_buffer(bytes.byteLength);
-    if (ptr === 0) return this.#unsendable();
+    if (ptr === 0) return this.#outOfMemory();
     sync();
     mem.u8.set(bytes, ptr);
     return this.#commit(kind, bytes.byteLength);
   }
 
-  /** No memory for a message: the engine has failed the connection. */
-  #unsendable() {
+  /** No memory for input or a message: the engine has failed the
+   * connection, and reported it. */
+  #outOfMemory() {
     this.#collect();
     return Status.OTHER;
   }
