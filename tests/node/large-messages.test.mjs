@@ -1,8 +1,8 @@
 // Big binary messages, which the package keeps out of wasm memory. Received
 // (the engine's host_assembly): whatever way the transport cuts the bytes,
 // every message arrives whole and in order, wasm memory holds at most the
-// first half of a masked one and none of an unmasked one that starts a
-// chunk, and a header alone reserves no memory. Sent by a server
+// first half of a masked one and of an unmasked one no more than the chunk
+// it started in, and a header alone reserves no memory. Sent by a server
 // (host_binary_header): each frame is written in its place and leaves
 // bufferedAmount once written. The test plays the peer
 // over a WHATWG stream pair, so it decides where each chunk ends and when
