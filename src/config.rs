@@ -36,6 +36,10 @@ pub struct Config {
     pub send_buffer_size: usize,
     /// Answer pings with pongs automatically (default on).
     pub auto_pong: bool,
+    /// Most pings the peer may send while the pong for an earlier one is
+    /// held (`Connection::hold_pongs`); one more fails the connection with
+    /// 1008, as a peer that pings without reading the answers (default 64).
+    pub max_held_pings: u32,
     /// Trusted links only: a client sends unmasked frames and a server accepts
     /// them (websocket.dll's disable-masking property). Both ends must agree.
     pub disable_masking: bool,
@@ -73,6 +77,7 @@ impl Default for Config {
             receive_buffer_size: 64 * 1024,
             send_buffer_size: usize::MAX,
             auto_pong: true,
+            max_held_pings: 64,
             disable_masking: false,
             validate_utf8: true,
             keepalive_interval: None,

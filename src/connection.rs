@@ -55,6 +55,8 @@ pub enum Timer {
     Close = 2,
     /// Time to ping a quiet peer, or to give up on it.
     Keepalive = 3,
+    /// A held pong (see `Connection::hold_pongs`) has waited too long.
+    HeldPong = 4,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +72,11 @@ enum Phase {
     /// The handshake ended without opening the connection.
     Refused,
 }
+
+/// How much of a head's first line is checked as it comes (see
+/// `check_head_start`): enough to tell an HTTP head from anything else,
+/// small enough that a head dripped byte by byte costs little to check.
+const EARLY_CHECK: usize = 1024;
 
 /// A WebSocket connection, client or server.
 pub struct Connection {
@@ -105,6 +112,21 @@ pub struct Connection {
     keepalive_pinged: bool,
     /// Output room handed out by `message_buffer`, awaiting `commit_message`.
     slot: Option<Slot>,
+    /// Set by `hold_pongs`: owed pongs wait in `held`.
+    holding: bool,
+    /// The pong owed while holding, for the latest ping (§5.5.3); boxed, as
+    /// most connections never hold one.
+    held: Option<Box<HeldPong>>,
+}
+
+/// Pings answered by no pong yet, while pongs are held.
+struct HeldPong {
+    /// The latest ping's payload, which the one pong owed carries.
+    payload: Vec<u8>,
+    /// Pings since the last pong was written.
+    pings: u32,
+    /// When the first of them came.
+    since: u64,
 }
 
 /// What only the opening handshake needs; dropped when it ends.
@@ -196,6 +218,8 @@ impl Connection {
             last_heard: now,
             keepalive_pinged: false,
             slot: None,
+            holding: false,
+            held: None,
         }
     }
 
@@ -411,6 +435,12 @@ impl Connection {
             self.close_deadline = None;
             self.request_transport_close(false);
         }
+        if let Some(held) = self.held.as_deref() {
+            if now >= held.since.saturating_add(self.config.close_timeout) {
+                let pings = held.pings;
+                self.fail(Error::PongsUnread { pings });
+            }
+        }
         if let Some(interval) = self.keepalive_interval() {
             if now >= self.last_heard.saturating_add(interval.saturating_mul(2)) {
                 self.fail(Error::KeepaliveTimeout);
@@ -438,10 +468,14 @@ impl Connection {
             };
             self.last_heard.saturating_add(wait)
         });
+        let held = (self.held.as_deref())
+            .filter(|_| self.error.is_none() && !self.closed)
+            .map(|h| h.since.saturating_add(self.config.close_timeout));
         [
             (self.handshake_deadline(), Timer::Handshake),
             (self.close_deadline, Timer::Close),
             (keepalive, Timer::Keepalive),
+            (held, Timer::HeldPong),
         ]
         .into_iter()
         .filter_map(|(d, t)| d.map(|d| (d, t)))
@@ -476,14 +510,11 @@ impl Connection {
                 _ if self.closed => {}
                 tag::PING if self.config.auto_pong && !self.close_sent => {
                     let payload = self.events.side[e.start..e.start + e.len].to_vec();
-                    self.sender.frame(
-                        &mut self.out,
-                        &mut self.events,
-                        OpCode::Pong as u8,
-                        true,
-                        0,
-                        &payload,
-                    );
+                    if self.holding {
+                        self.hold_pong(payload);
+                    } else {
+                        self.write_pong(&payload);
+                    }
                 }
                 tag::CLOSE_RECEIVED if !self.close_sent => {
                     let code = self.close_received.as_ref().and_then(|f| f.code);
@@ -492,23 +523,87 @@ impl Connection {
                         reason: String::new(),
                     });
                 }
-                tag::ERROR if !self.close_sent => {
-                    if let Some(code) = self.error.as_deref().and_then(Error::close_code) {
-                        let reason = self
-                            .error
-                            .as_ref()
-                            .map(ToString::to_string)
-                            .unwrap_or_default();
-                        let reason = truncate_utf8(&reason, close::MAX_REASON_LEN);
+                tag::ERROR => {
+                    // §7.1.7: send the close frame (unless one was sent),
+                    // then close the transport, waiting for nothing more.
+                    let Some(error) = self.error.as_deref() else {
+                        continue;
+                    };
+                    let Some(code) = error.close_code() else {
+                        continue;
+                    };
+                    if !self.close_sent {
+                        let reason = error.public_reason();
+                        let reason = truncate_utf8(&reason, close::MAX_REASON_LEN).to_owned();
                         self.write_close(&CloseFrame {
                             code: Some(code),
-                            reason: reason.to_owned(),
+                            reason,
                         });
                     }
+                    self.request_transport_close(true);
                 }
                 _ => {}
             }
         }
+    }
+
+    fn write_pong(&mut self, payload: &[u8]) {
+        self.sender.frame(
+            &mut self.out,
+            &mut self.events,
+            OpCode::Pong as u8,
+            true,
+            0,
+            payload,
+        );
+    }
+
+    /// Keeps the pong owed for a ping while pongs are held: one, for the
+    /// latest ping. A peer that goes on pinging past `max_held_pings`, or
+    /// whose pong stays held for `close_timeout`, is not reading what it
+    /// asks for, and the connection fails with 1008.
+    fn hold_pong(&mut self, payload: Vec<u8>) {
+        let since = self.now;
+        let held = self.held.get_or_insert_with(|| {
+            Box::new(HeldPong {
+                payload: Vec::new(),
+                pings: 0,
+                since,
+            })
+        });
+        held.payload = payload;
+        held.pings += 1;
+        let pings = held.pings;
+        if pings > self.config.max_held_pings {
+            self.fail(Error::PongsUnread { pings });
+        }
+    }
+
+    /// Whether the pongs the engine owes are written at once (`false`, the
+    /// default) or held: the host turns holding on while the transport has
+    /// not yet taken the last pong and is behind with the output, so that a
+    /// peer that pings and never reads cannot make pongs pile up. While
+    /// held, one pong is owed, for the latest ping (§5.5.3 asks no more);
+    /// turning holding off writes it. A host that can also stop reading its
+    /// transport while a pong is held (`pongs_held`) bounds the work a flood
+    /// of pings costs as well; a pong held for `close_timeout` fails the
+    /// connection with 1008.
+    pub fn hold_pongs(&mut self, hold: bool) {
+        self.begin(self.now);
+        self.holding = hold;
+        if hold {
+            return;
+        }
+        if let Some(held) = self.held.take() {
+            if self.phase == Phase::Open && !self.close_sent && !self.closed {
+                self.write_pong(&held.payload);
+            }
+        }
+    }
+
+    /// How many pings a held pong answers (0: none is held).
+    pub fn pongs_held(&self) -> u32 {
+        self.held.as_ref().map_or(0, |h| h.pings)
     }
 
     /// Marks every event not yet reported as taken, for a host that reads them
@@ -547,6 +642,16 @@ impl Connection {
         }
     }
 
+    /// Whether the connection, between messages, holds more buffer memory
+    /// than it keeps between uses (after a big message, or a batch of many
+    /// events), which `trim` gives back. Buffers are freed as they empty, but a host whose
+    /// connection then goes quiet makes no call that empties them: it calls
+    /// `trim` when this says so.
+    pub fn wants_trim(&self) -> bool {
+        let held = self.events.capacity() + self.out.capacity() + self.receiver.capacity();
+        held > crate::event::WORKING_SIZE && !self.receiver.mid_message()
+    }
+
     /// Gives back the buffer memory a quiet connection holds. A server keeps
     /// idle connections by the thousand, each holding buffers sized for its
     /// last burst (at first, the handshake); call this when the connection
@@ -579,10 +684,9 @@ impl Connection {
     pub fn consume_output(&mut self, n: usize) {
         self.out_sent = (self.out_sent + n).min(self.out.len());
         if self.out_sent == self.out.len() {
-            let used = self.out.len();
             self.out_sent = 0;
             self.out.clear();
-            crate::event::shrink_unused(&mut self.out, used);
+            crate::event::release_large(&mut self.out);
         }
     }
 
@@ -626,6 +730,7 @@ impl Connection {
             o.head_scanned = o.head_scanned.saturating_sub(blank);
         }
         let limits = self.config.head_limits;
+        let scanned_before = self.opening().head_scanned;
         loop {
             let o = self.opening_mut();
             let Some(end) = find_head_end(&o.head, o.head_scanned) else {
@@ -640,11 +745,38 @@ impl Connection {
                 return;
             }
         }
+        if scanned_before < EARLY_CHECK && !self.head_can_start() {
+            return;
+        }
         let o = self.opening_mut();
         o.head_scanned = o.head.len();
         if o.head.len() > limits.max_head_size {
             let limit = limits.max_head_size;
             self.fail(Error::Handshake(HandshakeError::HeadTooLarge { limit }));
+        }
+    }
+
+    /// Fails a head whose first line already cannot start one (garbage, a
+    /// TLS ClientHello sent to a plain port) at once, rather than at the head
+    /// limit or the timeout; false if it did.
+    fn head_can_start(&mut self) -> bool {
+        let head = &self.opening().head;
+        let line_end = head
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(head.len(), |i| i + 1);
+        let line = &head[..line_end.min(EARLY_CHECK)];
+        let limits = &self.config.head_limits;
+        let verdict = match self.role {
+            Role::Server => server::parse_request(line, limits).map(|_| ()),
+            Role::Client => client::parse_response(line, limits).map(|_| ()),
+        };
+        match verdict {
+            Err(e @ HandshakeError::Malformed(_)) => {
+                self.fail(Error::Handshake(e));
+                false
+            }
+            _ => true,
         }
     }
 
@@ -1049,14 +1181,18 @@ impl Connection {
         let code = error.close_code().unwrap_or(0);
         if let Error::Handshake(e) = &error {
             if self.role == Role::Server && self.phase == Phase::AwaitRequest && !self.closed {
-                let _ = server::reject_response(e.status(), &message, &[], &mut self.out);
+                let body = e.public_reason();
+                let _ = server::reject_response(e.status(), &body, &[], &mut self.out);
             }
         }
-        let is_protocol = matches!(error, Error::Protocol(_));
+        let sends_close = error.close_code().is_some();
         self.error = Some(Box::new(error));
         self.events
             .push_side(tag::ERROR, code as u32, message.as_bytes(), 0.0);
-        if is_protocol {
+        if sends_close {
+            // Its close frame is written, and the transport closed, when the
+            // event is taken (`release_through`), after the events before it.
+            self.receiver.stop();
             return;
         }
         if self.phase != Phase::Open {
@@ -1217,14 +1353,15 @@ mod tests {
             },
             ..Config::default()
         };
+        let endless = |start: &str| [start.as_bytes(), &[b'y'; 65]].concat();
         let mut c = client(config.clone());
-        let events = feed(&mut c, &[b'x'; 65]);
+        let events = feed(&mut c, &endless("HTTP/1.1 101 OK\r\nX: "));
         assert_eq!(
             events[0],
             Ev::Error(Error::Handshake(HandshakeError::HeadTooLarge { limit: 64 }))
         );
         let mut s = Connection::server(config, 0);
-        feed(&mut s, &[b'x'; 65]);
+        feed(&mut s, &endless("GET / HTTP/1.1\r\nX: "));
         assert!(String::from_utf8(s.take_output())
             .unwrap()
             .starts_with("HTTP/1.1 431 "));
@@ -1426,11 +1563,14 @@ mod tests {
             } else if let Event::Error(e) = event {
                 assert_eq!(e, &Error::Protocol(ProtocolError::InvalidUtf8));
                 seen.push("error");
+            } else if let Event::CloseTransport { graceful } = event {
+                assert!(graceful, "the close frame is written first");
+                seen.push("close transport");
             } else {
                 seen.push("ping");
             }
         }
-        assert_eq!(seen, ["message", "ping", "error"]);
+        assert_eq!(seen, ["message", "ping", "error", "close transport"]);
         let sent = frames(&s.take_output());
         let ops: Vec<u8> = sent.iter().map(|f| f.0).collect();
         assert_eq!(ops, [2, 0xA, 8], "echo, pong, then the close");
@@ -1586,6 +1726,113 @@ mod tests {
     }
 
     #[test]
+    fn held_pongs_are_coalesced_written_later_and_bounded() {
+        let mut s = open_server(Config {
+            max_held_pings: 3,
+            ..Config::default()
+        });
+        s.hold_pongs(true);
+        let pings = [cframe(9, true, b"1"), cframe(9, true, b"2")].concat();
+        assert_eq!(feed(&mut s, &pings).len(), 2);
+        assert!(s.take_output().is_empty(), "nothing written while held");
+        assert_eq!(s.pongs_held(), 2);
+        s.hold_pongs(false);
+        assert_eq!(s.pongs_held(), 0);
+        // One pong, for the latest ping (§5.5.3).
+        assert_eq!(frames(&s.take_output()), [(0xA, true, b"2".to_vec())]);
+        // A peer that goes on pinging while its pongs are held is failed.
+        s.hold_pongs(true);
+        let flood: Vec<u8> = (0..4).flat_map(|_| cframe(9, true, b"p")).collect();
+        let events = feed(&mut s, &flood);
+        assert_eq!(
+            events[4..],
+            [
+                Ev::Error(Error::PongsUnread { pings: 4 }),
+                Ev::CloseTransport
+            ]
+        );
+        assert_eq!(sent_close(&s.take_output()), Some(1008));
+        // So is one whose held pong the transport cannot take in time.
+        let mut s = open_server(Config::default());
+        s.hold_pongs(true);
+        s.receive(&cframe(9, true, b"p"), 1_000);
+        assert_eq!(drain(&mut s), [Ev::Ping(b"p".to_vec())]);
+        assert_eq!(s.next_timeout(), Some((6_000, Timer::HeldPong)));
+        s.handle_timeout(5_999);
+        assert!(drain(&mut s).is_empty());
+        s.handle_timeout(6_000);
+        assert_eq!(
+            drain(&mut s),
+            [
+                Ev::Error(Error::PongsUnread { pings: 1 }),
+                Ev::CloseTransport
+            ]
+        );
+    }
+
+    #[test]
+    fn close_reasons_do_not_reveal_limits() {
+        let mut s = open_server(Config {
+            max_message_size: 10,
+            ..Config::default()
+        });
+        feed(&mut s, &cframe(2, true, &[0; 11]));
+        let sent = frames(&s.take_output());
+        assert_eq!(sent[0].2, close_payload(1009, "message too big"));
+        let mut s = Connection::server(
+            Config {
+                head_limits: crate::HeadLimits {
+                    max_head_size: 100,
+                    max_headers: 64,
+                },
+                ..Config::default()
+            },
+            0,
+        );
+        feed(&mut s, REQUEST.as_bytes());
+        let answer = String::from_utf8(s.take_output()).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 431 ") && !answer.contains("100"),
+            "{answer}"
+        );
+    }
+
+    #[test]
+    fn what_cannot_start_a_head_is_refused_at_once() {
+        // A TLS ClientHello on a plain port, and other garbage.
+        for start in [
+            &b"\x16\x03\x01\x02\x00\x01"[..],
+            b"GET /a b",
+            b"hello world\r\n",
+        ] {
+            let mut s = Connection::server(Config::default(), 0);
+            let events = feed(&mut s, start);
+            assert!(
+                matches!(
+                    events[0],
+                    Ev::Error(Error::Handshake(HandshakeError::Malformed(_)))
+                ),
+                "{events:?}"
+            );
+            let answer = s.take_output();
+            assert!(answer.starts_with(b"HTTP/1.1 400 "));
+        }
+        // What may still become a head waits, even dripped byte by byte.
+        let mut s = Connection::server(Config::default(), 0);
+        for b in REQUEST.as_bytes() {
+            let events = feed(&mut s, std::slice::from_ref(b));
+            assert!(events.is_empty() || events == [Ev::Request], "{events:?}");
+        }
+        assert!(s.request().is_some());
+        let mut c = client(Config::default());
+        c.take_output();
+        assert!(matches!(
+            feed(&mut c, b"SSH-2.0-OpenSSH\r\n")[0],
+            Ev::Error(Error::Handshake(HandshakeError::Malformed(_)))
+        ));
+    }
+
+    #[test]
     fn nothing_can_be_sent_after_an_abort() {
         let mut s = open_server(Config::default());
         s.abort();
@@ -1614,18 +1861,22 @@ mod tests {
     #[test]
     fn buffers_are_reused_once_events_are_settled() {
         let mut s = open_server(Config::default());
-        let big = cframe(2, true, &[3; 300_000]);
+        let big = cframe(1, true, &[b'a'; 300_000]);
         assert_eq!(feed(&mut s, &big).len(), 1);
+        s.send_text(&"b".repeat(300_000)).unwrap();
+        assert!(s.wants_trim(), "a big message has passed");
+        assert_eq!(s.take_output().len(), 300_010);
+        assert_eq!(s.out.capacity(), 0, "output freed once taken");
         feed(&mut s, &cframe(2, true, b"x"));
         assert!(
-            s.events.arena.capacity() >= 300_000,
-            "kept for the next big message"
-        );
-        feed(&mut s, &cframe(2, true, b"y"));
-        assert!(
             s.events.arena.capacity() < 300_000,
-            "freed once big messages stop"
+            "input freed once settled"
         );
+        assert!(!s.wants_trim());
+        // The next call frees them, or `trim` when none comes.
+        feed(&mut s, &big);
+        s.trim();
+        assert!(s.events.capacity() + s.out.capacity() < 1024);
         // A message half-way through survives the reuse of the buffers.
         let wire = [cframe(2, true, b"a"), cframe(2, true, b"bcdef")].concat();
         assert_eq!(feed(&mut s, &wire[..9]), [binary(b"a")]);

@@ -69,6 +69,17 @@ impl ProtocolError {
             _ => code::PROTOCOL_ERROR,
         }
     }
+
+    /// The reason sent to the peer in the close frame: the error as
+    /// displayed, but without the configured limits, which a peer has no
+    /// business learning.
+    pub fn public_reason(&self) -> String {
+        match self {
+            ProtocolError::MessageTooBig { .. } => "message too big".into(),
+            ProtocolError::FrameTooBig { .. } => "frame too big".into(),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for ProtocolError {
@@ -127,6 +138,13 @@ pub enum Error {
         /// It ended in the middle of a frame or a fragmented message.
         mid_message: bool,
     },
+    /// The peer sent more than `Config::max_held_pings` pings while the
+    /// pong for an earlier one waited for it to read, or did not take a held
+    /// pong within `Config::close_timeout`: it is not reading.
+    PongsUnread {
+        /// The pings that found a pong held.
+        pings: u32,
+    },
     /// No memory for more input, or for a message to send: the engine's
     /// buffers could not grow by `bytes` (in wasm, memory shared by every
     /// connection, 4 GiB at most).
@@ -141,7 +159,19 @@ impl Error {
     pub fn close_code(&self) -> Option<u16> {
         match self {
             Error::Protocol(e) => Some(e.close_code()),
+            Error::PongsUnread { .. } => Some(code::POLICY),
             _ => None,
+        }
+    }
+
+    /// What the peer is told (a close reason, a refusal's body): the error
+    /// without the configured limits.
+    pub fn public_reason(&self) -> String {
+        match self {
+            Error::Protocol(e) => e.public_reason(),
+            Error::Handshake(e) => e.public_reason(),
+            Error::PongsUnread { .. } => "pings sent without reading the pongs".into(),
+            other => other.to_string(),
         }
     }
 }
@@ -158,6 +188,9 @@ impl fmt::Display for Error {
             }
             Error::ConnectionLost { mid_message: false } => {
                 write!(f, "connection lost without a closing handshake")
+            }
+            Error::PongsUnread { pings } => {
+                write!(f, "peer sent {pings} pings without reading the pongs")
             }
             Error::OutOfMemory { bytes } => {
                 write!(f, "out of memory for {bytes} more bytes")

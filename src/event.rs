@@ -236,21 +236,18 @@ pub(crate) struct EventQueue {
     pub side: Vec<u8>,
 }
 
-/// Buffer capacity always kept; above it a buffer is kept only while it is
-/// in use (see `shrink_unused`).
-pub(crate) const BUFFER_KEEP: usize = 256 * 1024;
+/// Buffer memory a connection keeps between uses; a buffer that grew past
+/// it is freed once emptied. A big message costs its memory only while it
+/// passes: idle connections are what a server holds by the thousand, and in
+/// wasm, memory one connection keeps is memory no other can use.
+pub(crate) const WORKING_SIZE: usize = 16 * 1024;
 
-/// Frees an emptied buffer that grew large but whose last use filled less
-/// than a quarter of it: a stream of big messages keeps reusing one
-/// allocation, while a connection whose big message has passed (or that
-/// sits idle) gives the memory back.
-pub(crate) fn shrink_unused(buf: &mut Vec<u8>, used: usize) {
-    debug_assert!(buf.is_empty());
-    if buf.capacity() > BUFFER_KEEP && used < buf.capacity() / 4 {
+/// Frees an emptied buffer that grew past `WORKING_SIZE`.
+pub(crate) fn release_large<T>(buf: &mut Vec<T>) {
+    if buf.is_empty() && buf.capacity() * std::mem::size_of::<T>() > WORKING_SIZE {
         *buf = Vec::new();
     }
 }
-
 impl EventQueue {
     /// Every event has been taken and released, so the buffers may be reused.
     pub fn is_settled(&self) -> bool {
@@ -269,24 +266,31 @@ impl EventQueue {
     }
 
     /// Drops settled events and their payloads, keeping the arena from
-    /// `keep_from` on (a message still being assembled). Returns how far the
-    /// kept bytes moved towards the start.
+    /// `keep_from` on (a message still being assembled), and frees buffers
+    /// that grew large. Returns how far the kept bytes moved towards the
+    /// start.
     pub fn clear(&mut self, keep_from: usize) -> usize {
         debug_assert!(self.is_settled());
         self.raw.clear();
         self.taken = 0;
         self.released = 0;
         self.side.clear();
-        let used = self.arena.len();
-        let kept = used - keep_from;
+        let kept = self.arena.len() - keep_from;
         if keep_from > 0 {
             self.arena.copy_within(keep_from.., 0);
             self.arena.truncate(kept);
         }
-        if kept == 0 {
-            shrink_unused(&mut self.arena, used);
-        }
+        release_large(&mut self.raw);
+        release_large(&mut self.side);
+        release_large(&mut self.arena);
         keep_from
+    }
+
+    /// Bytes of buffer capacity held.
+    pub fn capacity(&self) -> usize {
+        self.raw.capacity() * std::mem::size_of::<RawEvent>()
+            + self.arena.capacity()
+            + self.side.capacity()
     }
 
     /// Adds an event whose payload is `arena[start..start + len]`.
@@ -429,18 +433,27 @@ mod tests {
     }
 
     #[test]
-    fn a_large_arena_is_kept_while_used_and_freed_after() {
+    fn large_buffers_are_kept_while_used_and_freed_after() {
         let mut q = EventQueue {
-            arena: vec![0; BUFFER_KEEP * 2],
+            arena: vec![0; WORKING_SIZE * 2],
             ..Default::default()
         };
-        // A batch that filled it: kept for the next big message.
+        q.push_side(tag::PING, 0, &[1; WORKING_SIZE * 2], 0.0);
+        q.taken = 1;
+        q.released = 1;
+        // Part of a message is still being assembled: the arena stays.
+        q.clear(WORKING_SIZE);
+        assert_eq!(q.arena.len(), WORKING_SIZE);
+        assert!(q.arena.capacity() >= WORKING_SIZE * 2);
+        assert_eq!(q.side.capacity(), 0);
+        // Once it is delivered, the memory goes back.
         let len = q.arena.len();
         q.clear(len);
-        assert_eq!(q.arena.capacity(), BUFFER_KEEP * 2);
-        // A batch that used little of it: given back.
+        assert_eq!(q.arena.capacity() + q.side.capacity(), 0);
+        // Small buffers are kept for the next use.
         q.arena.extend_from_slice(&[1; 100]);
+        let cap = q.arena.capacity();
         q.clear(100);
-        assert_eq!(q.arena.capacity(), 0);
+        assert_eq!(q.arena.capacity(), cap);
     }
 }

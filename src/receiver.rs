@@ -36,9 +36,6 @@ struct Frame {
     mask: Option<[u8; 4]>,
     len: u64,
     read: u64,
-    /// Bytes to drop unread: the frame failed its checks, or the connection
-    /// already failed and only a close frame still matters.
-    skip: bool,
 }
 
 /// The data message being assembled in the arena.
@@ -82,12 +79,9 @@ pub(crate) struct Receiver {
     /// Arena index past the last byte an event or the message in progress
     /// still needs; the arena is cut back to it after each read.
     live_end: usize,
-    /// The connection failed: skip data, watch only for a close frame.
-    failed: bool,
-    /// The stream can no longer be followed; ignore all input.
+    /// A close frame ended the stream, or a broken rule failed it: ignore
+    /// all input.
     dead: bool,
-    /// A close frame arrived, valid or not: the peer has started closing.
-    close_seen: bool,
 }
 
 type Ext<'a> = Option<&'a mut (dyn Extension + 'static)>;
@@ -106,16 +100,14 @@ impl Receiver {
             control: Vec::new(),
             decoded: Vec::new(),
             live_end: 0,
-            failed: false,
             dead: false,
-            close_seen: false,
         }
     }
 
     /// Reads the bytes the host put at `q.arena[start..]`, pushing events
-    /// into `q`. After an error the rest is still read, skipping everything
-    /// but a close frame, so the stream stays in step and a close that came
-    /// with the error is seen. The arena is then cut back to what events and
+    /// into `q`. The first broken rule ends the reading for good (§7.1.7:
+    /// a failed connection processes nothing more); nothing of the message
+    /// it broke is delivered. The arena is then cut back to what events and
     /// the message in progress use.
     pub fn read(
         &mut self,
@@ -125,29 +117,18 @@ impl Receiver {
         mut ext: Ext<'_>,
     ) -> Outcome {
         let mut outcome = Outcome::default();
-        let close_seen_before = self.close_seen;
         let end = q.arena.len();
         self.live_end = start;
-        let mut pos = start;
-        while !self.dead {
-            match self.read_frames(config, q, pos, end, &mut ext) {
-                Ok(close) => {
-                    outcome.close = close;
-                    break;
-                }
-                Err((e, at)) => {
-                    self.fail();
-                    outcome.error.get_or_insert(e);
-                    pos = at;
+        if !self.dead {
+            match self.read_frames(config, q, start, end, &mut ext) {
+                Ok(close) => outcome.close = close,
+                Err(e) => {
+                    self.dead = true;
+                    self.message = None;
+                    self.frame = None;
+                    outcome.error = Some(e);
                 }
             }
-        }
-        if self.close_seen && !close_seen_before && outcome.close.is_none() {
-            // A close frame too broken to read still ends the peer's side.
-            outcome.close = Some(CloseFrame {
-                code: None,
-                reason: String::new(),
-            });
         }
         if outcome == Outcome::default() {
             self.deliver_piece(config, q, false);
@@ -162,8 +143,7 @@ impl Receiver {
     }
 
     /// Reads frames from `q.arena[pos..end]` until the input is used up or
-    /// a close frame ends the stream; an error comes with where reading
-    /// stopped.
+    /// a close frame ends the stream.
     fn read_frames(
         &mut self,
         config: &Config,
@@ -171,33 +151,23 @@ impl Receiver {
         mut pos: usize,
         end: usize,
         ext: &mut Ext<'_>,
-    ) -> Result<Option<CloseFrame>, (ProtocolError, usize)> {
+    ) -> Result<Option<CloseFrame>, ProtocolError> {
         loop {
             if self.frame.is_none() {
-                let (header, used) = match self.next_header(&q.arena[pos..end]) {
-                    Ok(Some(h)) => h,
-                    Ok(None) => return Ok(None),
-                    Err(e) => {
-                        self.dead = true;
-                        return Err((e, end));
-                    }
+                let Some((header, used)) = self.next_header(&q.arena[pos..end])? else {
+                    return Ok(None);
                 };
                 pos += used;
-                self.begin_frame(config, header, pos, end, q, ext)
-                    .map_err(|e| (e, pos))?;
-                if self.dead {
-                    return Ok(None);
-                }
+                self.begin_frame(config, header, pos, end, q, ext)?;
             }
             let frame = self.frame.as_ref().expect("a frame is being read");
             let want = (frame.len - frame.read).min((end - pos) as u64) as usize;
             let want = self.streaming_cap(config, want);
-            self.payload(config, pos, want, q, ext)
-                .map_err(|e| (e, pos + want))?;
+            self.payload(config, pos, want, q, ext)?;
             pos += want;
             let frame = self.frame.as_ref().expect("a frame is being read");
             if frame.read == frame.len {
-                if let Some(close) = self.end_frame(config, q).map_err(|e| (e, pos))? {
+                if let Some(close) = self.end_frame(config, q)? {
                     return Ok(Some(close));
                 }
             } else if pos == end {
@@ -253,48 +223,16 @@ impl Receiver {
             }
             q.push_frame(FrameInfo::of(&h, false), &shown[..n]);
         }
-        let checked = h.check();
-        // Set before judging, so that a frame that fails can still be skipped.
+        let op = h.check()?;
+        self.judge(config, op, &h, pos, ext)?;
         self.frame = Some(Frame {
-            op: checked.clone().unwrap_or(OpCode::Continuation),
+            op,
             fin: h.fin,
             mask: h.mask,
             len: h.payload_len,
             read: 0,
-            skip: true,
         });
-        // Any frame with the close opcode means the peer is closing, even one
-        // too broken to read: the stream ends there.
-        let is_close = h.opcode == OpCode::Close as u8;
-        if self.failed {
-            // Only a close frame still matters; everything else is skipped.
-            match checked {
-                Ok(OpCode::Close) => {
-                    self.control.clear();
-                    self.frame.as_mut().expect("frame set above").skip = false;
-                }
-                _ if is_close => self.end_at_broken_close(),
-                _ => {}
-            }
-            return Ok(());
-        }
-        match checked.and_then(|op| self.judge(config, op, &h, pos, ext)) {
-            Ok(()) => {
-                self.frame.as_mut().expect("frame set above").skip = false;
-                Ok(())
-            }
-            Err(e) => {
-                if is_close {
-                    self.end_at_broken_close();
-                }
-                Err(e)
-            }
-        }
-    }
-
-    fn end_at_broken_close(&mut self) {
-        self.close_seen = true;
-        self.dead = true;
+        Ok(())
     }
 
     /// The rules a frame header must meet given the role, the extension and
@@ -393,7 +331,7 @@ impl Receiver {
             return;
         };
         // A Binary (not Continuation) frame with FIN is a whole message.
-        let whole = f.op == OpCode::Binary && f.fin && !f.skip;
+        let whole = f.op == OpCode::Binary && f.fin;
         let too_soon = f.mask.is_some() && f.read < f.len / 2;
         if !whole || m.host || m.encoded || config.streaming || f.len < min || too_soon {
             return;
@@ -420,7 +358,7 @@ impl Receiver {
         let (Some(f), Some(m)) = (&mut self.frame, &mut self.message) else {
             return false;
         };
-        if !m.host || f.mask.is_some() || self.failed || self.dead || n > f.len - f.read {
+        if !m.host || f.mask.is_some() || self.dead || n > f.len - f.read {
             return false;
         }
         f.read += n;
@@ -438,9 +376,7 @@ impl Receiver {
     /// piece exceeds `receive_buffer_size` (decoded messages excepted).
     fn streaming_cap(&self, config: &Config, want: usize) -> usize {
         match (&self.message, &self.frame) {
-            (Some(m), Some(f))
-                if config.streaming && !m.encoded && !f.skip && !f.op.is_control() =>
-            {
+            (Some(m), Some(f)) if config.streaming && !m.encoded && !f.op.is_control() => {
                 let held = m.end - m.start;
                 want.min(config.receive_buffer_size.saturating_sub(held).max(1))
             }
@@ -462,9 +398,6 @@ impl Receiver {
         let frame = self.frame.as_mut().expect("a frame is being read");
         let offset = frame.read as usize;
         frame.read += n as u64;
-        if frame.skip {
-            return Ok(());
-        }
         let piece = &mut q.arena[pos..pos + n];
         if let Some(key) = frame.mask {
             mask::apply(piece, key, offset);
@@ -529,29 +462,16 @@ impl Receiver {
         q: &mut EventQueue,
     ) -> Result<Option<CloseFrame>, ProtocolError> {
         let frame = self.frame.take().expect("a frame is being read");
-        if frame.skip {
-            return Ok(None);
-        }
         match frame.op {
-            OpCode::Ping if !self.failed => q.push_side(tag::PING, 0, &self.control, 0.0),
-            OpCode::Pong if !self.failed => q.push_side(tag::PONG, 0, &self.control, 0.0),
+            OpCode::Ping => q.push_side(tag::PING, 0, &self.control, 0.0),
+            OpCode::Pong => q.push_side(tag::PONG, 0, &self.control, 0.0),
             OpCode::Close => {
                 self.dead = true;
-                self.close_seen = true;
-                let parsed = CloseFrame::parse(&self.control);
-                if self.failed {
-                    // Any close will do now; its contents no longer matter.
-                    return Ok(Some(parsed.unwrap_or(CloseFrame {
-                        code: None,
-                        reason: String::new(),
-                    })));
-                }
-                let close = parsed?;
+                let close = CloseFrame::parse(&self.control)?;
                 let code = close.reported_code() as u32;
                 q.push_side(tag::CLOSE_RECEIVED, code, close.reason.as_bytes(), 0.0);
                 return Ok(Some(close));
             }
-            OpCode::Ping | OpCode::Pong => {}
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 if frame.fin {
                     self.end_message(config, q)?;
@@ -633,17 +553,6 @@ impl Receiver {
         self.decoded = keep;
     }
 
-    /// The connection failed: from now on only a close frame is looked for.
-    /// Nothing of the message that was being assembled is delivered (its
-    /// bytes are dropped when the arena is cut back).
-    fn fail(&mut self) {
-        self.failed = true;
-        self.message = None;
-        if let Some(f) = self.frame.as_mut() {
-            f.skip = f.op != OpCode::Close || f.skip;
-        }
-    }
-
     /// Frees the buffers no frame or message in progress needs.
     pub fn trim(&mut self) {
         if !self.frame.as_ref().is_some_and(|f| f.op.is_control()) {
@@ -658,6 +567,11 @@ impl Receiver {
     #[cfg(test)]
     pub fn control_capacity(&self) -> usize {
         self.control.capacity()
+    }
+
+    /// Bytes of buffer held.
+    pub fn capacity(&self) -> usize {
+        self.control.capacity() + self.decoded.capacity()
     }
 
     /// Stops reading for good (after a close frame, or when the stream is lost).
@@ -713,11 +627,14 @@ mod tests {
         server_fails_with(Config::default(), wire, before, err);
     }
 
+    /// Failing sends the close frame and closes the transport at once
+    /// (§7.1.7), waiting for nothing more from the peer.
     fn server_fails_with(config: Config, wire: &[u8], before: &[Ev], err: ProtocolError) {
         let code = err.close_code();
         let mut s = open_server(config);
         let mut expected = before.to_vec();
         expected.push(Ev::Error(Error::Protocol(err)));
+        expected.push(Ev::CloseTransport);
         assert_eq!(feed(&mut s, wire), expected);
         assert_eq!(sent_close(&s.take_output()), Some(code));
     }
@@ -856,7 +773,10 @@ mod tests {
         let events = feed(&mut c, &cframe(1, true, b"x"));
         assert_eq!(
             events,
-            [Ev::Error(Error::Protocol(ProtocolError::MaskedFrame))]
+            [
+                Ev::Error(Error::Protocol(ProtocolError::MaskedFrame)),
+                Ev::CloseTransport
+            ]
         );
         assert_eq!(sent_close(&c.take_output()), Some(1002));
     }
@@ -1018,58 +938,25 @@ mod tests {
     }
 
     #[test]
-    fn after_failing_only_the_peers_close_is_read() {
+    fn nothing_is_read_after_a_failure() {
         let mut s = open_server(Config::default());
         let wire = [
             cframe(1, true, b"\xFF"),
             cframe(1, true, b"ignored"),
             cframe(9, true, b"ignored"),
+            cframe(8, true, &close_payload(1000, "")),
         ]
         .concat();
         assert_eq!(
             feed(&mut s, &wire),
-            [Ev::Error(Error::Protocol(ProtocolError::InvalidUtf8))]
-        );
-        assert_eq!(sent_close(&s.take_output()), Some(1007));
-        // A broken close after the failure ends the wait as well as a good one.
-        let mut f = open_server(Config::default());
-        feed(&mut f, &cframe(1, true, b"\xFF"));
-        f.take_output();
-        assert_eq!(
-            feed(&mut f, &raw_frame(8, true, 0b010, Some(KEY), b"")),
-            [Ev::CloseTransport]
-        );
-        // Even a reserved opcode is skipped over to find the close frame.
-        let wire = [
-            cframe(5, true, b"junk"),
-            cframe(8, true, &close_payload(1007, "")),
-        ]
-        .concat();
-        assert_eq!(feed(&mut s, &wire), [Ev::CloseTransport]);
-        assert!(
-            s.take_output().is_empty(),
-            "the close is not answered twice"
-        );
-    }
-
-    #[test]
-    fn the_rest_of_a_failing_chunk_is_still_read_for_a_close() {
-        // The bad frame's own payload is skipped, so the close right behind it is found.
-        let mut s = open_server(Config::default());
-        let wire = [
-            sframe(1, true, b"unmasked"),
-            cframe(8, true, &close_payload(1000, "")),
-        ]
-        .concat();
-        let events = feed(&mut s, &wire);
-        assert_eq!(
-            events,
             [
-                Ev::Error(Error::Protocol(ProtocolError::UnmaskedFrame)),
+                Ev::Error(Error::Protocol(ProtocolError::InvalidUtf8)),
                 Ev::CloseTransport
             ]
         );
-        assert_eq!(sent_close(&s.take_output()), Some(1002));
+        assert_eq!(frames(&s.take_output()).len(), 1, "one close, no pong");
+        assert!(feed(&mut s, &cframe(9, true, b"later")).is_empty());
+        assert!(s.take_output().is_empty());
     }
 
     #[test]
@@ -1256,9 +1143,10 @@ mod tests {
         let events = feed(&mut s, &raw_frame(1, true, 0b010, Some(KEY), b"x"));
         assert_eq!(
             events,
-            [Ev::Error(Error::Protocol(ProtocolError::ReservedBits(
-                0b010
-            )))]
+            [
+                Ev::Error(Error::Protocol(ProtocolError::ReservedBits(0b010))),
+                Ev::CloseTransport
+            ]
         );
         let mut s = open_server(Config::default());
         s.set_extension(Box::new(Invert));
@@ -1267,21 +1155,15 @@ mod tests {
             raw_frame(0, true, 0b100, Some(KEY), b"y"),
         ]
         .concat();
-        assert_eq!(
-            feed(&mut s, &wire),
-            [Ev::Error(Error::Protocol(ProtocolError::ReservedBits(
-                0b100
-            )))]
-        );
+        let failed = [
+            Ev::Error(Error::Protocol(ProtocolError::ReservedBits(0b100))),
+            Ev::CloseTransport,
+        ];
+        assert_eq!(feed(&mut s, &wire), failed);
         let mut s = open_server(Config::default());
         s.set_extension(Box::new(Invert));
         let events = feed(&mut s, &raw_frame(9, true, 0b100, Some(KEY), b""));
-        assert_eq!(
-            events,
-            [Ev::Error(Error::Protocol(ProtocolError::ReservedBits(
-                0b100
-            )))]
-        );
+        assert_eq!(events, failed);
     }
 
     #[test]

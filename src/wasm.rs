@@ -43,10 +43,14 @@ struct Report {
     pending_output: u32,
     /// The `ReadyState`.
     state: u32,
-    /// The `Timer` of `deadline`.
-    timer: u32,
+    /// How many pings a held pong answers (`Connection::pongs_held`).
+    pongs_held: u32,
     /// The next deadline in ms, or -1.
     deadline: f64,
+    /// 1 when the connection holds more buffer memory than it keeps between
+    /// uses: the host calls `trim` once it has taken the output
+    /// (`Connection::wants_trim`).
+    trim_due: u32,
 }
 
 /// Limits and switches for a connection; defaults as in `Config`.
@@ -69,6 +73,8 @@ pub struct EngineConfig {
     pub send_buffer_size: u32,
     /// Answer pings automatically.
     pub auto_pong: bool,
+    /// Most pings while a pong is held.
+    pub max_held_pings: u32,
     /// Trusted links only: no masking.
     pub disable_masking: bool,
     /// Check that text is UTF-8.
@@ -104,6 +110,7 @@ impl EngineConfig {
             receive_buffer_size: c.receive_buffer_size as u32,
             send_buffer_size: 0,
             auto_pong: c.auto_pong,
+            max_held_pings: c.max_held_pings,
             disable_masking: c.disable_masking,
             validate_utf8: c.validate_utf8,
             keepalive_interval: c.keepalive_interval.unwrap_or(0) as f64,
@@ -139,6 +146,7 @@ impl EngineConfig {
                 n => n as usize,
             },
             auto_pong: self.auto_pong,
+            max_held_pings: self.max_held_pings,
             disable_masking: self.disable_masking,
             validate_utf8: self.validate_utf8,
             keepalive_interval: positive(self.keepalive_interval),
@@ -404,6 +412,14 @@ impl Engine {
         self.finish();
     }
 
+    /// Holds owed pongs, coalesced, or writes the held one
+    /// (`Connection::hold_pongs`).
+    pub fn hold_pongs(&mut self, hold: bool) {
+        self.start();
+        self.conn.hold_pongs(hold);
+        self.finish();
+    }
+
     /// The transport ended or failed.
     pub fn transport_closed(&mut self, now: f64) {
         self.start();
@@ -561,8 +577,9 @@ impl Engine {
     }
 
     /// Server: the opening request in one string, parts joined by NUL (which
-    /// no part can hold): the target, the extension offers, the number of
-    /// subprotocols and each of them, then every header as name and value.
+    /// no part can hold): the path, the host, the extension offers, the
+    /// number of subprotocols and each of them, then every header as name
+    /// and value.
     /// One string crosses to JS instead of one per part.
     pub fn request_summary(&self) -> String {
         let Some(r) = self.conn.request() else {
@@ -571,6 +588,7 @@ impl Engine {
         let offers: Vec<String> = r.extensions.iter().map(ToString::to_string).collect();
         let mut parts = vec![
             r.path.clone(),
+            r.host.clone(),
             offers.join(", "),
             r.protocols.len().to_string(),
         ];
@@ -663,15 +681,11 @@ impl Engine {
         r.side = side as u32;
         r.pending_output = self.conn.pending_output() as u32;
         r.state = self.conn.state() as u32;
-        match self.conn.next_timeout() {
-            Some((deadline, timer)) => {
-                r.deadline = deadline as f64;
-                r.timer = timer as u32;
-            }
-            None => {
-                r.deadline = -1.0;
-                r.timer = 0;
-            }
-        }
+        r.pongs_held = self.conn.pongs_held();
+        r.trim_due = self.conn.wants_trim() as u32;
+        r.deadline = match self.conn.next_timeout() {
+            Some((deadline, _)) => deadline as f64,
+            None => -1.0,
+        };
     }
 }

@@ -929,9 +929,10 @@ fn broken_requests_get_http_answers() {
     }
 }
 
-/// After a protocol error the engine sends its close frame and reads nothing but a close.
+/// After a protocol error the engine sends its close frame, closes the
+/// transport at once (RFC 6455 §7.1.7) and reads nothing more.
 #[test]
-fn protocol_error_then_only_close_matters() {
+fn protocol_error_closes_at_once_and_reads_nothing_more() {
     let (mut client, mut server) =
         handshake(Config::default(), Config::default(), &Chunking::Whole);
     // An unmasked frame to the server.
@@ -940,7 +941,11 @@ fn protocol_error_then_only_close_matters() {
     assert!(
         matches!(
             evs[..],
-            [Ev::Error(Error::Protocol(ProtocolError::UnmaskedFrame))]
+            [
+                Ev::Error(Error::Protocol(ProtocolError::UnmaskedFrame)),
+                // The close frame must be written before the transport closes.
+                Ev::CloseTransport { graceful: true }
+            ]
         ),
         "{evs:?}"
     );
@@ -948,14 +953,15 @@ fn protocol_error_then_only_close_matters() {
     assert_eq!(frames.len(), 1);
     assert_eq!(frames[0].opcode, 8);
     assert_eq!(&frames[0].payload[..2], &1002u16.to_be_bytes());
-    // Data and pings are now ignored; the client's close completes the handshake.
+    // Pings and even the client's close are not read any more.
     server.receive(&encode_frame(true, 0, 9, Some([1, 2, 3, 4]), b"p", 0), 2);
     assert!(drain(&mut server).is_empty());
     client.receive(&wire_frames_bytes(&frames), 3);
     let evs = drain(&mut client);
     assert!(matches!(evs[..], [Ev::CloseReceived(1002, _)]), "{evs:?}");
     server.receive(&client.take_output(), 4);
-    assert_eq!(drain(&mut server), [Ev::CloseTransport { graceful: true }]);
+    assert!(drain(&mut server).is_empty());
+    assert!(server.take_output().is_empty());
     server.transport_closed(5);
     assert_eq!(
         drain(&mut server),

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod server;
+pub mod target;
 
 use std::fmt;
 
@@ -73,6 +74,10 @@ pub enum HandshakeError {
     HttpVersion,
     /// The request has no `Host` field.
     MissingHost,
+    /// `Host` is repeated or is not a host and port.
+    InvalidHost(String),
+    /// The request target is neither origin-form nor absolute-form.
+    InvalidTarget(String),
     /// `Upgrade` is missing or does not name `websocket`.
     InvalidUpgrade,
     /// `Connection` is missing or lacks the `upgrade` token.
@@ -117,6 +122,17 @@ impl HandshakeError {
             _ => 400,
         }
     }
+
+    /// The body of a server's refusal: the error as displayed, but without
+    /// the configured limits, which a peer has no business learning.
+    pub fn public_reason(&self) -> String {
+        match self {
+            HandshakeError::HeadTooLarge { .. } | HandshakeError::TooManyHeaders { .. } => {
+                "request head too large".into()
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for HandshakeError {
@@ -132,6 +148,10 @@ impl fmt::Display for HandshakeError {
             HandshakeError::MethodNotAllowed(m) => write!(f, "method {m} is not GET"),
             HandshakeError::HttpVersion => write!(f, "HTTP version older than 1.1"),
             HandshakeError::MissingHost => write!(f, "missing Host header"),
+            HandshakeError::InvalidHost(h) => write!(f, "invalid or repeated Host {h:?}"),
+            HandshakeError::InvalidTarget(t) => {
+                write!(f, "request target {t:?} is not a path or an absolute URL")
+            }
             HandshakeError::InvalidUpgrade => write!(f, "Upgrade header does not name websocket"),
             HandshakeError::InvalidConnection => {
                 write!(f, "Connection header lacks the upgrade token")

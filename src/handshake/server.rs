@@ -3,6 +3,7 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
+use super::target::{is_host, split_target};
 use super::{
     accept_key, check_protocols, field, field_has_token, own_headers, parse_extensions,
     parse_failure, split_list, write_extra_headers, write_field, ExtensionOffer, HandshakeError,
@@ -13,9 +14,12 @@ use crate::error::UsageError;
 /// A client's opening request, checked and taken apart for the host to judge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
-    /// The request target as sent: path and query.
+    /// The resource asked for, in origin-form: path and query (an
+    /// absolute-form target is reduced to these).
     pub path: String,
-    /// The `Host` value.
+    /// The host and port the request is for: the `Host` value, or the
+    /// authority of an absolute-form target (RFC 9112 §3.2.2). Always one
+    /// that makes a valid URL (see `target`).
     pub host: String,
     /// The `Origin` value, which browsers always send.
     pub origin: Option<String>,
@@ -65,7 +69,9 @@ pub fn parse_request(
     if req.version != Some(1) {
         return Err(HandshakeError::HttpVersion);
     }
-    let path = req.path.unwrap_or("").to_owned();
+    let target = req.path.unwrap_or("");
+    let (authority, path) =
+        split_target(target).ok_or_else(|| HandshakeError::InvalidTarget(target.to_owned()))?;
     let headers = own_headers(req.headers);
     let h = &headers;
     if !field_has_token(h, "upgrade", "websocket") {
@@ -74,7 +80,13 @@ pub fn parse_request(
     if !field_has_token(h, "connection", "upgrade") {
         return Err(HandshakeError::InvalidConnection);
     }
-    let host = field(h, "host").ok_or(HandshakeError::MissingHost)?;
+    // RFC 9112 §3.2: exactly one Host, valid even where the target names the host.
+    let mut hosts = h.iter().filter(|(n, _)| n.eq_ignore_ascii_case("host"));
+    let host = match (hosts.next(), hosts.next()) {
+        (None, _) => return Err(HandshakeError::MissingHost),
+        (Some((_, v)), None) if is_host(v) => authority.unwrap_or(v).to_owned(),
+        (Some((_, v)), _) => return Err(HandshakeError::InvalidHost(v.clone())),
+    };
     match field(h, "sec-websocket-version") {
         Some(v) if v.trim() == VERSION => {}
         other => return Err(HandshakeError::UnsupportedVersion(other)),
@@ -333,6 +345,30 @@ mod tests {
             parse(&ext).unwrap_err(),
             HandshakeError::InvalidExtensionList
         );
+    }
+
+    #[test]
+    fn targets_and_hosts_that_make_no_url_answer_400() {
+        // RFC 9112 §3.2.2: absolute-form is accepted, and its host wins.
+        let (req, _) = parse(&with("GET /chat", "GET ws://other.example:81/x?y"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (req.path.as_str(), req.host.as_str()),
+            ("/x?y", "other.example:81")
+        );
+        for target in ["*", "abc", "server.example.com:443", "ftp://h/x", "/a#b"] {
+            let err = parse(&with("/chat", target)).unwrap_err();
+            assert_eq!(err, HandshakeError::InvalidTarget(target.into()));
+            assert_eq!(err.status(), 400);
+        }
+        for host in ["a b", "x:99999", "a/b", "1.2.3.256", ""] {
+            let err = parse(&with("server.example.com", host)).unwrap_err();
+            assert_eq!(err, HandshakeError::InvalidHost(host.into()), "{host:?}");
+            assert_eq!(err.status(), 400);
+        }
+        let twice = with("Upgrade:", "Host: server.example.com\r\nUpgrade:");
+        assert!(matches!(parse(&twice), Err(HandshakeError::InvalidHost(_))));
     }
 
     #[test]
