@@ -19,6 +19,10 @@ export interface Transport {
   /** True when the transport keeps no reference to written bytes once it
    * called `done`, so they may be reused for later output. */
   readonly releasesWrites?: boolean;
+  /** Stop and restart calling `sink.data` (the session stops reading a peer
+   * that pings without reading the pongs). */
+  pause?(): void;
+  resume?(): void;
 }
 
 /** A WHATWG byte-stream pair, such as a WebTransport bidirectional stream. */
@@ -74,6 +78,8 @@ export interface WebSocketOptions {
   handshakeTimeout?: number;
   /** Ms to wait for the peer's side of the closing handshake (default 5000). */
   closeTimeout?: number;
+  /** Most pings the peer may send while their pong waits for it to read (default 64); one more closes with 1008. */
+  maxHeldPings?: number;
   /** Called with both handshake heads and every frame, as the engine read or wrote them. */
   trace?: (record: TraceRecord) => void;
 }
@@ -291,6 +297,7 @@ export interface ServerOptions {
   handshakeTimeout?: number;
   /** Ms to wait for a client's side of the closing handshake (default 5000). */
   closeTimeout?: number;
+  maxHeldPings?: number;
   trace?: (record: TraceRecord) => void;
 }
 

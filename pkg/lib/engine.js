@@ -85,7 +85,9 @@ const R_OUTPUT = 20;
 const R_OUTPUT_LEN = 24;
 const R_PENDING = 28;
 const R_STATE = 32;
+const R_PONGS_HELD = 36;
 const R_DEADLINE = 40;
+const R_TRIM_DUE = 48;
 
 const encoder = new TextEncoder();
 // ignoreBOM: a message that starts with U+FEFF must keep it.
@@ -171,6 +173,25 @@ function stagingArea(n) {
   const ptr = staging_area(n);
   if (ptr === 0) throw new RangeError(`out of memory for ${n} more bytes`);
   return ptr;
+}
+
+/**
+ * Where a freed Engine's calls go: a real engine, closed for good and shared
+ * by every freed one, which answers each call as a closed connection does
+ * (commands refused, input dropped, no events). So nothing that runs after a
+ * connection ended (a hook that settles late, a timer) can reach freed
+ * memory, whatever it calls.
+ */
+let retired = null;
+
+function retiredEngine() {
+  if (retired === null) {
+    retired = WasmEngine.server(new EngineConfig(), 0);
+    retired.transport_closed(0);
+    // A call that reports nothing, so that its report shows no events.
+    retired.trim();
+  }
+  return retired;
 }
 
 /** Adds `piece` to a host-assembled message; `transient` if it lies in wasm
@@ -363,6 +384,19 @@ export class Engine {
     return mem.view.getFloat64(this.#report + R_DEADLINE, true);
   }
 
+  /** How many pings a held pong answers (0: none is held; see `holdPongs`). */
+  get pongsHeld() {
+    sync();
+    return mem.view.getUint32(this.#report + R_PONGS_HELD, true);
+  }
+
+  /** While `hold` is true, the pongs owed are held, coalesced into one for
+   * the latest ping; turning it off writes that one. */
+  holdPongs(hold) {
+    this.#w.hold_pongs(hold);
+    this.#collect();
+  }
+
   /** Feeds a chunk read from the transport; a string goes in as its UTF-8
    * bytes, encoded straight into wasm memory when no message is being
    * assembled here. */
@@ -444,9 +478,8 @@ export class Engine {
     const r = this.#report;
     const len = mem.view.getUint32(r + R_OUTPUT_LEN, true);
     const s = this.#splices;
-    if (len === 0 && s === null) return NO_WRITES;
+    const writes = len === 0 && s === null ? NO_WRITES : [];
     const ptr = mem.view.getUint32(r + R_OUTPUT, true);
-    const writes = [];
     let from = 0;
     if (s !== null) {
       this.#splices = null;
@@ -457,6 +490,9 @@ export class Engine {
       }
     }
     if (len > from) writes.push(copyOut(ptr + from, ptr + len, pooled));
+    // A big message has passed: give its buffers back now that the output
+    // is copied, rather than keep them for as long as the connection idles.
+    if (mem.view.getUint32(r + R_TRIM_DUE, true) !== 0) this.trim();
     return writes;
   }
 
@@ -636,16 +672,19 @@ export class Engine {
     return this.#w.extensions();
   }
 
-  /** Server: the opening request, once a REQUEST event came; `rawHeaders`
-   * is a flat [name, value, …] list, as Node's IncomingMessage has it. */
+  /** Server: the opening request, once a REQUEST event came: its path
+   * (origin-form), its host (checked: it makes a valid URL), and
+   * `rawHeaders`, a flat [name, value, …] list, as Node's IncomingMessage
+   * has it. */
   request() {
     const parts = this.#w.request_summary().split("\0");
-    const count = Number(parts[2]);
+    const count = Number(parts[3]);
     return {
       path: parts[0],
-      extensions: parts[1],
-      protocols: parts.slice(3, 3 + count),
-      rawHeaders: parts.slice(3 + count),
+      host: parts[1],
+      extensions: parts[2],
+      protocols: parts.slice(4, 4 + count),
+      rawHeaders: parts.slice(4 + count),
     };
   }
 
@@ -664,7 +703,13 @@ export class Engine {
     return [this.#w.sent_head(), this.#w.received_head()];
   }
 
+  /** Frees the engine; any later call is answered as by a closed one. */
   free() {
+    if (this.#w === retired) return;
     this.#w.free();
+    this.#w = retiredEngine();
+    this.#report = this.#w.report();
+    this.#host = null;
+    this.#splices = null;
   }
 }

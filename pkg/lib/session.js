@@ -8,7 +8,12 @@
 //   told to write that reply, so replies follow the owner's earlier reactions;
 // - output is written once per batch, and once per burst of sends (a
 //   microtask), not once per message;
-// - CLOSE_TRANSPORT ends the transport only after the output is written.
+// - CLOSE_TRANSPORT ends the transport only after the output is written;
+//   input that comes after it is dropped unread;
+// - a pong is held (coalesced, for the latest ping) while the last one is
+//   not yet taken by the transport and the transport is behind; reading
+//   pauses until it is, so a peer that pings and never reads costs bounded
+//   memory and work.
 
 import { Engine, Tag } from "./engine.js";
 import { giveBack, POOL_MIN } from "./pool.js";
@@ -16,6 +21,9 @@ import { giveBack, POOL_MIN } from "./pool.js";
 const now = () => performance.now();
 /** ReadyState OPEN, as in src/connection.rs. */
 const OPEN = 1;
+/** Output the transport may be behind by (bytes written, not yet taken)
+ * before pongs are held. */
+const PONG_BACKLOG = 64 * 1024;
 
 /**
  * @typedef {object} Handler
@@ -49,6 +57,11 @@ export class Session {
    * transport accepted its last wire byte. Made at the first send. */
   #inflight = null;
   #buffered = 0;
+  /** Where the last pong written ends in the output, and whether the engine
+   * is holding pongs; `#paused`: reading stopped while it holds one. */
+  #pongEnd = 0;
+  #holding = false;
+  #paused = false;
 
   constructor(engine, handler) {
     this.engine = engine;
@@ -63,9 +76,10 @@ export class Session {
     this.pump();
   }
 
-  /** Sink: a chunk from the transport. */
+  /** Sink: a chunk from the transport; dropped once the transport is to
+   * close, as the engine expects nothing more. */
   data(chunk) {
-    this.receive(chunk);
+    if (this.#closing === null) this.receive(chunk);
   }
 
   /** Sink: the transport ended or failed. */
@@ -151,11 +165,8 @@ export class Session {
       for (let i = 0; i < q.length; i += 4) {
         const tag = q[i];
         opened ||= tag === Tag.OPEN;
-        if (
-          tag === Tag.PING ||
-          tag === Tag.CLOSE_RECEIVED ||
-          tag === Tag.ERROR
-        ) {
+        if (tag === Tag.PING) this.#releasePing(q[i + 3]);
+        else if (tag === Tag.CLOSE_RECEIVED || tag === Tag.ERROR) {
           this.engine.release(q[i + 3]);
         }
         if (tag === Tag.CLOSE_TRANSPORT) {
@@ -210,8 +221,41 @@ export class Session {
     }
   }
 
+  /** Writes the pong owed for a ping, or has the engine hold it while the
+   * last pong is not yet taken and the transport is behind. */
+  #releasePing(index) {
+    const hold =
+      this.#accepted < this.#pongEnd &&
+      this.#taken + this.engine.pendingOutput - this.#accepted > PONG_BACKLOG;
+    if (hold !== this.#holding) {
+      this.#holding = hold;
+      this.engine.holdPongs(hold);
+    }
+    this.engine.release(index);
+    if (!hold) this.#pongEnd = this.#taken + this.engine.pendingOutput;
+    else if (!this.#paused && this.engine.pongsHeld > 0) {
+      this.#paused = true;
+      this.#transport.pause?.();
+    }
+  }
+
+  /** The last pong was taken: the held one is written, and reading goes on. */
+  #releaseHeldPong() {
+    this.#holding = false;
+    this.engine.holdPongs(false);
+    this.#pongEnd = this.#taken + this.engine.pendingOutput;
+    if (this.#paused) {
+      this.#paused = false;
+      this.#transport.resume?.();
+    }
+    this.#queueFlush();
+  }
+
   #written(end) {
     this.#accepted = Math.max(this.#accepted, end);
+    if (this.#holding && this.#accepted >= this.#pongEnd && !this.#closed) {
+      this.#releaseHeldPong();
+    }
     const f = this.#inflight;
     let i = 0;
     while (f !== null && i < f.length && f[i] <= this.#accepted) {

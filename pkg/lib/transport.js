@@ -9,7 +9,8 @@
 //
 // and, optionally, `releasesWrites: true` when the transport holds no
 // reference to written bytes once it called done(), so the session may reuse
-// them (see pool.js).
+// them (see pool.js), and `pause()` / `resume()` to stop and restart calling
+// sink.data (the session stops reading a peer that pings without reading).
 //
 // This file is runtime-neutral: it adapts a WHATWG `{ readable, writable }`
 // byte-stream pair, the shape of a WebTransport bidirectional stream.
@@ -42,6 +43,9 @@ export function streamTransport({ readable, writable }) {
   let closed = false;
   let eof = false;
   let sink = null;
+  /** While paused: the promise the read loop waits on, and its resolver. */
+  let paused = null;
+  let unpause = null;
   const finish = (error) => {
     if (closed) return;
     closed = true;
@@ -53,6 +57,7 @@ export function streamTransport({ readable, writable }) {
       (async () => {
         try {
           for (;;) {
+            if (paused) await paused;
             const { value, done } = await reader.read();
             if (done) break;
             if (value?.byteLength) sink.data(asBytes(value));
@@ -73,12 +78,20 @@ export function streamTransport({ readable, writable }) {
     end() {
       writer.close().catch(() => {});
     },
+    pause() {
+      paused ??= new Promise((resolve) => (unpause = resolve));
+    },
+    resume() {
+      unpause?.();
+      paused = unpause = null;
+    },
     destroy() {
       // After the peer ended its side, end ours (FIN) rather than reset it;
       // only a transport given up on (error, timeout) is aborted.
       if (eof) writer.close().catch(() => {});
       else writer.abort().catch(() => {});
       reader.cancel().catch(() => {});
+      unpause?.();
       finish();
     },
   };

@@ -48,6 +48,17 @@ export function toTransport(t) {
   );
 }
 
+/** The serialized origin of a URL; "null" (an opaque origin's) for one
+ * that does not parse. A server socket's URL is made of the peer's request,
+ * which the engine has checked, but no peer byte may reach a throw. */
+function originOf(url) {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "null";
+  }
+}
+
 function syntaxError(message) {
   return new DOMException(message, "SyntaxError");
 }
@@ -97,6 +108,7 @@ export function engineConfig(options = {}) {
     keepalive_interval: options.keepalive,
     handshake_timeout: options.handshakeTimeout,
     close_timeout: options.closeTimeout,
+    max_held_pings: options.maxHeldPings,
     disable_masking: options.disableMasking,
     trace_frames: typeof options.trace === "function",
   });
@@ -422,7 +434,7 @@ export class WebSocket extends EventTarget {
               typeof payload === "string" || this.#binaryType === "arraybuffer"
                 ? payload
                 : new Blob([payload]),
-            origin: (this.#origin ??= new URL(this.#url).origin),
+            origin: (this.#origin ??= originOf(this.#url)),
           }),
         );
         break;
@@ -433,7 +445,7 @@ export class WebSocket extends EventTarget {
         this.dispatchEvent(
           new MessageEvent(tag === Tag.PING ? "ping" : "pong", {
             data: payload,
-            origin: (this.#origin ??= new URL(this.#url).origin),
+            origin: (this.#origin ??= originOf(this.#url)),
           }),
         );
         break;

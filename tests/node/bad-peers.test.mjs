@@ -540,10 +540,12 @@ test(
 async function expectCloseThenHangUp(peer, c, code, ms = 2000) {
   const f = await peer.nextFrame(ms);
   assertCloseFrame(f, code);
-  assert.equal(
-    c.ws.readyState,
-    WebSocket.CLOSING,
-    "readyState while the close frame is on its way",
+  // Failing, the client lets go as soon as its close frame is written
+  // (§7.1.7): by the time it arrives here it may already be CLOSED.
+  assert.ok(
+    c.ws.readyState === WebSocket.CLOSING ||
+      c.ws.readyState === WebSocket.CLOSED,
+    "readyState once the close frame is on its way",
   );
   peer.socket.end();
   return f;
@@ -606,7 +608,7 @@ test(
 );
 
 test(
-  "4c. masked frame, then the server never closes: transport closed after closeTimeout",
+  "4c. masked frame, then the server never answers: error and close follow at once (§7.1.7)",
   { timeout: TEST_TIMEOUT },
   async (t) => {
     const server = await rawServer(t, { allowHalfOpen: true });
@@ -632,10 +634,13 @@ test(
       },
       ...failed(/mask/),
     ]);
+    // The close frame went out first, then the client let go without
+    // waiting closeTimeout for an answer that never comes.
+    assert.ok(f.at <= close.at, "the close frame is on the wire first");
     const after = close.at - faultAt;
     assert.ok(
-      after >= 250 && after < 500,
-      `close event ${after.toFixed(0)} ms after the fault (closeTimeout 300)`,
+      after < 100,
+      `close event ${after.toFixed(0)} ms after the fault`,
     );
     await assertClientGone(peer);
   },
@@ -688,10 +693,8 @@ test(
     assertCloseFrame(f, 1007);
     assert.ok(peer.frames.length === 1);
     await peer.write(bad.subarray(2 + 5)).catch(() => {});
-    await delay(50);
-    assert.equal(c.ws.readyState, WebSocket.CLOSING);
-    peer.socket.end();
-    await c.closed();
+    // The client does not wait for the server's close (§7.1.7).
+    await c.closed(1000);
     assertEvents(c.events, [
       { type: "open", readyState: WebSocket.OPEN },
       {

@@ -66,6 +66,14 @@ class DuplexTransport {
     return this.#stream instanceof net.Socket;
   }
 
+  pause() {
+    this.#stream.pause();
+  }
+
+  resume() {
+    this.#stream.resume();
+  }
+
   end() {
     const stream = this.#stream;
     if (!stream.destroyed && !stream.writableEnded) stream.end();

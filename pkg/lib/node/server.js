@@ -163,7 +163,8 @@ export class WebSocketServer extends EventEmitter {
     const engine = session.engine;
     const raw = engine.request();
     const { rawHeaders } = raw;
-    const headers = {};
+    // No prototype: a header named `constructor` or `__proto__` is a header.
+    const headers = Object.create(null);
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
       const key = rawHeaders[i].toLowerCase();
       const value = rawHeaders[i + 1];
@@ -186,7 +187,7 @@ export class WebSocketServer extends EventEmitter {
       get remotePort() {
         return peer.remotePort;
       },
-      href: flat(`${scheme}://${headers.host}${raw.path}`),
+      href: flat(`${scheme}://${raw.host}${raw.path}`),
     };
     const refuse = (status, reason, extra = {}) => {
       session.command((e) =>
@@ -196,7 +197,7 @@ export class WebSocketServer extends EventEmitter {
       settle(null);
     };
     const failed = (error) => {
-      this.emit("error", error);
+      this.#hookFailed(error);
       refuse(500, "Internal Server Error");
     };
     const o = this.#options;
@@ -240,8 +241,7 @@ export class WebSocketServer extends EventEmitter {
     // the socket before the events that follow the answer are handled.
     const status = engine.accept(protocol, null, []);
     if (status !== Status.OK) {
-      this.emit(
-        "error",
+      this.#hookFailed(
         new Error(`handleProtocols chose ${protocol}: ${engine.lastError}`),
       );
       session.command((e) => e.reject(500, "Internal Server Error", []));
@@ -261,6 +261,17 @@ export class WebSocketServer extends EventEmitter {
     settle(ws);
     this.emit("connection", ws, request);
     session.pump();
+  }
+
+  /**
+   * A hook threw, rejected or chose wrongly; the request was answered 500.
+   * Reported as an `error` event where the application listens for one,
+   * else on stderr: a hook's failure (often on odd input from a peer) must
+   * not let one request end the process, as an unheard `error` would.
+   */
+  #hookFailed(error) {
+    if (this.listenerCount("error") > 0) this.emit("error", error);
+    else console.error("wasmsocket: a WebSocketServer hook failed:", error);
   }
 
   /** @internal An accepted socket closed (called by the socket itself, so
