@@ -123,11 +123,11 @@ fn open_pair() -> (Engine, Engine) {
     let summary = server.request_summary();
     let parts: Vec<&str> = summary.split('\0').collect();
     assert_eq!(
-        &parts[..4],
-        ["/chat", "", "1", "chat"],
-        "target, offers, protocols"
+        &parts[..5],
+        ["/chat", "example.com", "", "1", "chat"],
+        "path, host, offers, protocols"
     );
-    assert!(parts[4..].windows(2).any(|w| w == ["X-Test", "1"]));
+    assert!(parts[5..].windows(2).any(|w| w == ["X-Test", "1"]));
     assert_eq!(server.accept(Some("chat".into()), None, vec![]), status::OK);
     let open = events(&server);
     assert_eq!(open, [(tag::OPEN, 4, b"chat".to_vec())]);
