@@ -644,9 +644,9 @@ impl Connection {
 
     /// Whether the connection, between messages, holds more buffer memory
     /// than it keeps between uses (after a big message, or a batch of many
-    /// events), which `trim` gives back. Buffers are freed as they empty, but a host whose
-    /// connection then goes quiet makes no call that empties them: it calls
-    /// `trim` when this says so.
+    /// events), which `trim` gives back. Buffers are kept while big messages
+    /// keep coming; a host calls `trim` once the connection has been quiet
+    /// for a while and this says so.
     pub fn wants_trim(&self) -> bool {
         let held = self.events.capacity() + self.out.capacity() + self.receiver.capacity();
         held > crate::event::WORKING_SIZE && !self.receiver.mid_message()
@@ -684,9 +684,10 @@ impl Connection {
     pub fn consume_output(&mut self, n: usize) {
         self.out_sent = (self.out_sent + n).min(self.out.len());
         if self.out_sent == self.out.len() {
+            let used = self.out.len();
             self.out_sent = 0;
             self.out.clear();
-            crate::event::release_large(&mut self.out);
+            crate::event::shrink_unused(&mut self.out, used);
         }
     }
 
@@ -1864,18 +1865,25 @@ mod tests {
         let big = cframe(1, true, &[b'a'; 300_000]);
         assert_eq!(feed(&mut s, &big).len(), 1);
         s.send_text(&"b".repeat(300_000)).unwrap();
-        assert!(s.wants_trim(), "a big message has passed");
         assert_eq!(s.take_output().len(), 300_010);
-        assert_eq!(s.out.capacity(), 0, "output freed once taken");
+        // Big messages keep coming: their buffers are reused.
+        assert_eq!(feed(&mut s, &big).len(), 1);
+        assert!(s.events.arena.capacity() >= 300_000, "kept while used");
+        assert!(s.wants_trim(), "a quiet host would trim now");
+        // A small message after them gives the memory back by itself.
         feed(&mut s, &cframe(2, true, b"x"));
+        feed(&mut s, &cframe(2, true, b"y"));
         assert!(
             s.events.arena.capacity() < 300_000,
-            "input freed once settled"
+            "freed once big ones stop"
         );
-        assert!(!s.wants_trim());
-        // The next call frees them, or `trim` when none comes.
+        // And a host whose connection goes quiet after one trims it.
         feed(&mut s, &big);
+        s.send_text(&"b".repeat(300_000)).unwrap();
+        s.take_output();
+        assert!(s.wants_trim());
         s.trim();
+        assert!(!s.wants_trim());
         assert!(s.events.capacity() + s.out.capacity() < 1024);
         // A message half-way through survives the reuse of the buffers.
         let wire = [cframe(2, true, b"a"), cframe(2, true, b"bcdef")].concat();

@@ -236,15 +236,21 @@ pub(crate) struct EventQueue {
     pub side: Vec<u8>,
 }
 
-/// Buffer memory a connection keeps between uses; a buffer that grew past
-/// it is freed once emptied. A big message costs its memory only while it
-/// passes: idle connections are what a server holds by the thousand, and in
-/// wasm, memory one connection keeps is memory no other can use.
+/// Buffer memory a connection keeps between uses without question. Past
+/// it, a big message should cost its memory only while it passes: idle
+/// connections are what a server holds by the thousand, and in wasm, memory
+/// one connection keeps is memory no other can use.
 pub(crate) const WORKING_SIZE: usize = 16 * 1024;
 
-/// Frees an emptied buffer that grew past `WORKING_SIZE`.
-pub(crate) fn release_large<T>(buf: &mut Vec<T>) {
-    if buf.is_empty() && buf.capacity() * std::mem::size_of::<T>() > WORKING_SIZE {
+/// Frees an emptied buffer that grew past `WORKING_SIZE` but whose last use
+/// (`used` items) filled less than a quarter of it: a stream of big
+/// messages keeps reusing one allocation, while a connection whose big
+/// messages have passed gives the memory back at its next small one. One
+/// that goes quiet right after a big message makes no such call: its host
+/// trims it (`Connection::wants_trim`).
+pub(crate) fn shrink_unused<T>(buf: &mut Vec<T>, used: usize) {
+    let bytes = |n: usize| n * std::mem::size_of::<T>();
+    if buf.is_empty() && bytes(buf.capacity()) > WORKING_SIZE && used < buf.capacity() / 4 {
         *buf = Vec::new();
     }
 }
@@ -271,6 +277,7 @@ impl EventQueue {
     /// start.
     pub fn clear(&mut self, keep_from: usize) -> usize {
         debug_assert!(self.is_settled());
+        let used = (self.raw.len(), self.side.len(), self.arena.len());
         self.raw.clear();
         self.taken = 0;
         self.released = 0;
@@ -280,9 +287,9 @@ impl EventQueue {
             self.arena.copy_within(keep_from.., 0);
             self.arena.truncate(kept);
         }
-        release_large(&mut self.raw);
-        release_large(&mut self.side);
-        release_large(&mut self.arena);
+        shrink_unused(&mut self.raw, used.0);
+        shrink_unused(&mut self.side, used.1);
+        shrink_unused(&mut self.arena, used.2);
         keep_from
     }
 
@@ -433,24 +440,20 @@ mod tests {
     }
 
     #[test]
-    fn large_buffers_are_kept_while_used_and_freed_after() {
+    fn a_large_arena_is_kept_while_used_and_freed_after() {
         let mut q = EventQueue {
-            arena: vec![0; WORKING_SIZE * 2],
+            arena: vec![0; WORKING_SIZE * 8],
             ..Default::default()
         };
-        q.push_side(tag::PING, 0, &[1; WORKING_SIZE * 2], 0.0);
-        q.taken = 1;
-        q.released = 1;
-        // Part of a message is still being assembled: the arena stays.
-        q.clear(WORKING_SIZE);
-        assert_eq!(q.arena.len(), WORKING_SIZE);
-        assert!(q.arena.capacity() >= WORKING_SIZE * 2);
-        assert_eq!(q.side.capacity(), 0);
-        // Once it is delivered, the memory goes back.
+        // A batch that filled it: kept for the next big message.
         let len = q.arena.len();
         q.clear(len);
-        assert_eq!(q.arena.capacity() + q.side.capacity(), 0);
-        // Small buffers are kept for the next use.
+        assert_eq!(q.arena.capacity(), WORKING_SIZE * 8);
+        // A batch that used little of it: given back.
+        q.arena.extend_from_slice(&[1; 100]);
+        q.clear(100);
+        assert_eq!(q.arena.capacity(), 0);
+        // Small buffers are kept whatever their use.
         q.arena.extend_from_slice(&[1; 100]);
         let cap = q.arena.capacity();
         q.clear(100);

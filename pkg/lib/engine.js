@@ -384,6 +384,13 @@ export class Engine {
     return mem.view.getFloat64(this.#report + R_DEADLINE, true);
   }
 
+  /** The engine holds more buffer memory than it keeps between uses (a
+   * big message passed): `trim` gives it back. */
+  get trimDue() {
+    sync();
+    return mem.view.getUint32(this.#report + R_TRIM_DUE, true) !== 0;
+  }
+
   /** How many pings a held pong answers (0: none is held; see `holdPongs`). */
   get pongsHeld() {
     sync();
@@ -490,9 +497,6 @@ export class Engine {
       }
     }
     if (len > from) writes.push(copyOut(ptr + from, ptr + len, pooled));
-    // A big message has passed: give its buffers back now that the output
-    // is copied, rather than keep them for as long as the connection idles.
-    if (mem.view.getUint32(r + R_TRIM_DUE, true) !== 0) this.trim();
     return writes;
   }
 

@@ -13,7 +13,10 @@
 // - a pong is held (coalesced, for the latest ping) while the last one is
 //   not yet taken by the transport and the transport is behind; reading
 //   pauses until it is, so a peer that pings and never reads costs bounded
-//   memory and work.
+//   memory and work;
+// - buffers a big message left in the engine are given back once the
+//   connection has been quiet for TRIM_QUIET ms: a stream of big messages
+//   reuses them, an idle connection keeps none.
 
 import { Engine, Tag } from "./engine.js";
 import { giveBack, POOL_MIN } from "./pool.js";
@@ -24,6 +27,9 @@ const OPEN = 1;
 /** Output the transport may be behind by (bytes written, not yet taken)
  * before pongs are held. */
 const PONG_BACKLOG = 64 * 1024;
+/** Ms without input or sends after which a connection that the engine
+ * says holds spare buffers is trimmed. */
+const TRIM_QUIET = 50;
 
 /**
  * @typedef {object} Handler
@@ -62,6 +68,10 @@ export class Session {
   #pongEnd = 0;
   #holding = false;
   #paused = false;
+  /** The quiet timer that trims the engine, and whether the connection
+   * was busy since it was armed. */
+  #trimTimer = null;
+  #busy = false;
 
   constructor(engine, handler) {
     this.engine = engine;
@@ -93,6 +103,7 @@ export class Session {
    * with it). */
   receive(chunk) {
     if (this.#closed) return;
+    this.#busy = true;
     this.engine.receive(chunk, now());
     this.pump();
   }
@@ -137,6 +148,7 @@ export class Session {
   }
 
   #track(appBytes, counted = false) {
+    this.#busy = true;
     if (!counted) this.#buffered += appBytes;
     (this.#inflight ??= []).push(
       this.#taken + this.engine.pendingOutput,
@@ -219,6 +231,19 @@ export class Session {
     if (this.#destroyTimer && this.#accepted >= this.#taken) {
       this.#closeSoon();
     }
+    if (this.#trimTimer === null && this.engine.trimDue) this.#trimWhenQuiet();
+  }
+
+  /** Trims the engine once the connection has been quiet for TRIM_QUIET ms. */
+  #trimWhenQuiet() {
+    this.#busy = false;
+    this.#trimTimer = setTimeout(() => {
+      this.#trimTimer = null;
+      if (this.#closed || !this.engine.trimDue) return;
+      if (this.#busy) return this.#trimWhenQuiet();
+      this.engine.trim();
+    }, TRIM_QUIET);
+    this.#trimTimer.unref?.();
   }
 
   /** Writes the pong owed for a ping, or has the engine hold it while the
@@ -308,6 +333,7 @@ export class Session {
     this.#closed = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#destroyTimer);
+    clearTimeout(this.#trimTimer);
     this.#transport?.destroy();
     // Bytes still in flight will never be accepted now.
     this.#inflight = null;
