@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, Role};
 use crate::error::{Error, UsageError};
-use crate::event::{tag, Event, EventQueue, MessageKind};
+use crate::event::{flag, tag, Event, EventQueue, MessageKind};
 use crate::extension::Extension;
 use crate::frame::{OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::handshake::client::{self, ClientRequest, Response};
@@ -417,7 +417,7 @@ impl Connection {
             (None, Some(f)) => (f.reported_code(), f.reason.as_str(), self.close_sent),
             _ => (close::code::ABNORMAL, "", false),
         };
-        let arg = code as u32 | if clean { 0x10000 } else { 0 };
+        let arg = code as u32 | if clean { tag::CLEAN } else { 0 };
         self.events
             .push_side(tag::CLOSED, arg, reason.as_bytes(), 0.0);
     }
@@ -507,7 +507,7 @@ impl Connection {
             let e = self.events.raw[self.events.released];
             self.events.released += 1;
             match e.tag {
-                _ if self.closed => {}
+                _ if self.closed || e.flags & flag::OWES_REPLY == 0 => {}
                 tag::PING if self.config.auto_pong && !self.close_sent => {
                     let payload = self.events.side[e.start..e.start + e.len].to_vec();
                     if self.holding {

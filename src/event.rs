@@ -124,6 +124,20 @@ pub enum Event<'a> {
     },
 }
 
+/// Where a `FRAME` event's `arg` keeps the frame's header bits.
+pub mod frame_bits {
+    /// Written by this engine.
+    pub const OUTGOING: u32 = 1;
+    /// The FIN bit.
+    pub const FIN: u32 = 2;
+    /// The RSV bits (three) start here.
+    pub const RSV_SHIFT: u32 = 2;
+    /// The frame was masked.
+    pub const MASKED: u32 = 0x20;
+    /// The opcode (four bits) starts here.
+    pub const OPCODE_SHIFT: u32 = 8;
+}
+
 /// Longest payload preview carried by `Event::Frame`.
 pub const TRACE_PREVIEW: usize = 32;
 
@@ -153,8 +167,11 @@ pub mod tag {
     pub const ERROR: u16 = 8;
     /// `Event::CloseTransport`; `arg` is 1 when graceful.
     pub const CLOSE_TRANSPORT: u16 = 9;
-    /// `Event::Closed`; `arg` is the code, plus 0x10000 when clean.
+    /// `Event::Closed`; `arg` is the code, plus `CLEAN` when the closing
+    /// handshake completed.
     pub const CLOSED: u16 = 10;
+    /// Flag in a `CLOSED` `arg`: the connection closed cleanly.
+    pub const CLEAN: u32 = 0x10000;
     /// `Event::Frame`; `arg` packs the header (see `FrameInfo::pack`), `size` the length.
     pub const FRAME: u16 = 11;
     /// `Event::MessageStart`; `arg` is the `MessageKind`, plus `DIRECT`; `size` the length.
@@ -163,12 +180,24 @@ pub mod tag {
     pub const DIRECT: u32 = 0x400;
 }
 
-/// Which buffer a `RawEvent`'s range points into.
-pub mod buffer {
-    /// Data-message payloads.
-    pub const ARENA: u16 = 0;
-    /// Everything else.
+/// Bits of a `RawEvent`'s `flags`.
+pub mod flag {
+    /// The payload range lies in the side buffer (control payloads, reasons,
+    /// error texts, trace previews), not in the arena (data messages).
     pub const SIDE: u16 = 1;
+    /// Taking the event makes the engine answer the peer (a pong, a close
+    /// frame): a host that reacts to events releases this one only once it
+    /// has reacted to the ones before (see `Connection::next_event`).
+    pub const OWES_REPLY: u16 = 2;
+
+    /// The flags of an event with `tag` whose payload lies in the side buffer or not.
+    pub(crate) fn of(tag: u16, side: bool) -> u16 {
+        let owes = matches!(
+            tag,
+            super::tag::PING | super::tag::CLOSE_RECEIVED | super::tag::ERROR
+        );
+        (if side { SIDE } else { 0 }) | (if owes { OWES_REPLY } else { 0 })
+    }
 }
 
 /// One event as stored: 24 bytes on wasm32, read by the JS host through a `DataView`.
@@ -177,8 +206,8 @@ pub mod buffer {
 pub struct RawEvent {
     /// One of `tag::*`.
     pub tag: u16,
-    /// One of `buffer::*`.
-    pub buf: u16,
+    /// Bits of `flag::*`.
+    pub flags: u16,
     /// Tag-specific argument.
     pub arg: u32,
     /// Start of the payload range.
@@ -202,23 +231,25 @@ impl FrameInfo {
         }
     }
 
-    /// Packs the header bits into a `RawEvent::arg`: bit 0 outgoing, bit 1
-    /// FIN, bits 2–4 RSV, bit 5 masked, bits 8–11 the opcode.
+    /// Packs the header bits into a `RawEvent::arg` (see `frame_bits`).
     pub fn pack(&self) -> u32 {
-        self.outgoing as u32
-            | (self.fin as u32) << 1
-            | ((self.rsv & 7) as u32) << 2
-            | (self.masked as u32) << 5
-            | ((self.opcode & 0xF) as u32) << 8
+        use frame_bits::*;
+        let bit = |on: bool, bit: u32| if on { bit } else { 0 };
+        bit(self.outgoing, OUTGOING)
+            | bit(self.fin, FIN)
+            | (((self.rsv & 7) as u32) << RSV_SHIFT)
+            | bit(self.masked, MASKED)
+            | (((self.opcode & 0xF) as u32) << OPCODE_SHIFT)
     }
 
     fn unpack(arg: u32, len: f64) -> FrameInfo {
+        use frame_bits::*;
         FrameInfo {
-            outgoing: arg & 1 != 0,
-            fin: arg & 2 != 0,
-            rsv: ((arg >> 2) & 7) as u8,
-            masked: arg & 0x20 != 0,
-            opcode: ((arg >> 8) & 0xF) as u8,
+            outgoing: arg & OUTGOING != 0,
+            fin: arg & FIN != 0,
+            rsv: ((arg >> RSV_SHIFT) & 7) as u8,
+            masked: arg & MASKED != 0,
+            opcode: ((arg >> OPCODE_SHIFT) & 0xF) as u8,
             len: len as u64,
         }
     }
@@ -304,7 +335,7 @@ impl EventQueue {
     pub fn push_arena(&mut self, tag: u16, arg: u32, start: usize, len: usize) {
         self.raw.push(RawEvent {
             tag,
-            buf: buffer::ARENA,
+            flags: flag::of(tag, false),
             arg,
             start,
             len,
@@ -318,7 +349,7 @@ impl EventQueue {
         self.side.extend_from_slice(payload);
         self.raw.push(RawEvent {
             tag,
-            buf: buffer::SIDE,
+            flags: flag::of(tag, true),
             arg,
             start,
             len: payload.len(),
@@ -333,7 +364,7 @@ impl EventQueue {
     }
 
     fn bytes(&self, e: &RawEvent) -> &[u8] {
-        let buf = if e.buf == buffer::ARENA {
+        let buf = if e.flags & flag::SIDE == 0 {
             &self.arena
         } else {
             &self.side
@@ -391,7 +422,7 @@ impl EventQueue {
             tag::CLOSED => Event::Closed {
                 code: e.arg as u16,
                 reason: text(data),
-                was_clean: e.arg & 0x10000 != 0,
+                was_clean: e.arg & tag::CLEAN != 0,
             },
             _ => Event::Frame {
                 info: FrameInfo::unpack(e.arg, e.size),
@@ -409,7 +440,7 @@ mod tests {
     fn raw_event_layout_is_stable() {
         // The JS host reads these fields at fixed offsets on wasm32.
         assert_eq!(std::mem::offset_of!(RawEvent, tag), 0);
-        assert_eq!(std::mem::offset_of!(RawEvent, buf), 2);
+        assert_eq!(std::mem::offset_of!(RawEvent, flags), 2);
         assert_eq!(std::mem::offset_of!(RawEvent, arg), 4);
         assert_eq!(std::mem::offset_of!(RawEvent, start), 8);
     }

@@ -2,29 +2,36 @@
 //! (`cargo test --target wasm32-unknown-unknown --test wasm`).
 //!
 //! These tests drive two `Engine`s the way the JS host does: bytes through the
-//! staging buffer, events and output read from memory at the addresses and
-//! offsets the `Report` gives. The offsets here are the ones pkg/lib/engine.js
-//! hard-codes, so a layout change breaks this test before it breaks JS.
+//! staging buffer, events and output read from memory at the addresses the
+//! `Report` gives and the offsets `contract()` gives (which
+//! tests/node/contract.test.mjs holds pkg/lib/contract.js to).
 #![cfg(target_arch = "wasm32")]
 
 use wasm_bindgen_test::wasm_bindgen_test;
 use wasmsocket::event::tag;
 use wasmsocket::wasm::{
-    check_close, check_protocols, last_error, staging_area, status, Engine, EngineConfig,
+    check_close, check_protocols, contract, last_error, staging_area, status, Engine, EngineConfig,
 };
 
-// The Report's field offsets, as in pkg/lib/engine.js.
-const R_EVENTS: usize = 0;
-const R_COUNT: usize = 4;
-const R_FIRST: usize = 8;
-const R_ARENA: usize = 12;
-const R_SIDE: usize = 16;
-const R_OUTPUT: usize = 20;
-const R_OUTPUT_LEN: usize = 24;
-const R_PENDING: usize = 28;
-const R_STATE: usize = 32;
-const R_DEADLINE: usize = 40;
-const EVENT_SIZE: usize = 24;
+/// The number `contract()` gives for `group.name`, as the JS host reads it.
+fn contract_value(group: &str, name: &str) -> usize {
+    let json = contract();
+    let at = json.find(&format!("\"{group}\":{{")).expect("the group") + group.len() + 4;
+    let fields = &json[at..at + json[at..].find('}').expect("the group's end")];
+    let field = fields
+        .split(',')
+        .find_map(|f| f.strip_prefix(&format!("\"{name}\":")))
+        .expect("the name");
+    field.parse().expect("a number")
+}
+
+fn report(name: &str) -> usize {
+    contract_value("Report", name)
+}
+
+fn record(name: &str) -> usize {
+    contract_value("EventRecord", name)
+}
 
 fn u32_at(addr: usize) -> u32 {
     // SAFETY: the addresses come from the engine's own report, inside wasm memory.
@@ -52,18 +59,24 @@ type Decoded = (u16, u32, Vec<u8>);
 /// What JS does after each call: read the newly reported events.
 fn events(e: &Engine) -> Vec<Decoded> {
     let r = e.report() as usize;
-    let (count, arena, side) = (u32_at(r + R_COUNT), u32_at(r + R_ARENA), u32_at(r + R_SIDE));
-    let mut p = u32_at(r + R_EVENTS) as usize;
+    let (count, arena, side) = (
+        u32_at(r + report("EVENT_COUNT")),
+        u32_at(r + report("ARENA")),
+        u32_at(r + report("SIDE")),
+    );
+    let mut p = u32_at(r + report("EVENTS")) as usize;
     let mut out = Vec::new();
     for _ in 0..count {
-        let base = if u16_at(p + 2) == 0 { arena } else { side } as usize;
-        let start = base + u32_at(p + 8) as usize;
+        let side_flag = contract_value("Flag", "SIDE") as u16;
+        let in_side = u16_at(p + record("FLAGS")) & side_flag != 0;
+        let base = if in_side { side } else { arena } as usize;
+        let start = base + u32_at(p + record("START")) as usize;
         out.push((
-            u16_at(p),
-            u32_at(p + 4),
-            bytes_at(start, u32_at(p + 12) as usize),
+            u16_at(p + record("TAG")),
+            u32_at(p + record("ARG")),
+            bytes_at(start, u32_at(p + record("LEN")) as usize),
         ));
-        p += EVENT_SIZE;
+        p += record("SIZE");
     }
     out
 }
@@ -73,8 +86,8 @@ fn output(e: &mut Engine) -> Vec<u8> {
     e.flush();
     let r = e.report() as usize;
     bytes_at(
-        u32_at(r + R_OUTPUT) as usize,
-        u32_at(r + R_OUTPUT_LEN) as usize,
+        u32_at(r + report("OUTPUT")) as usize,
+        u32_at(r + report("OUTPUT_LEN")) as usize,
     )
 }
 
@@ -143,15 +156,18 @@ fn open_pair() -> (Engine, Engine) {
 fn report_layout_and_a_message_each_way() {
     let (mut client, mut server) = open_pair();
     let r = client.report() as usize;
-    assert_eq!(u32_at(r + R_STATE), 1, "OPEN");
+    assert_eq!(u32_at(r + report("STATE")), 1, "OPEN");
     assert_eq!(
-        f64_at(r + R_DEADLINE),
+        f64_at(r + report("DEADLINE")),
         -1.0,
         "no timer while open without keepalive"
     );
 
     assert_eq!(send(&mut client, 1, "héllo".as_bytes()), status::OK);
-    assert!(u32_at(r + R_PENDING) > 0, "the frame waits in the output");
+    assert!(
+        u32_at(r + report("PENDING_OUTPUT")) > 0,
+        "the frame waits in the output"
+    );
     let wire = output(&mut client);
     assert_eq!(wire[0], 0x81, "FIN + text");
     assert_eq!(wire[1] & 0x80, 0x80, "clients mask");
@@ -184,11 +200,11 @@ fn replies_wait_for_release_and_indices_count_from_first() {
     let evs = feed(&mut client, &wire);
     assert_eq!(evs[0], (tag::PING, 0, b"p".to_vec()));
     assert_eq!(evs[1], (tag::CLOSE_RECEIVED, 4000, b"bye".to_vec()));
-    let first = u32_at(client.report() as usize + R_FIRST) as usize;
+    let first = u32_at(client.report() as usize + report("FIRST_EVENT")) as usize;
     // Releasing the ping alone writes the pong, not the close.
     client.release(first + 1);
     assert_eq!(
-        u32_at(client.report() as usize + R_PENDING),
+        u32_at(client.report() as usize + report("PENDING_OUTPUT")),
         2 + 4 + 1,
         "just the pong"
     );

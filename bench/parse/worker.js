@@ -29,6 +29,7 @@ import { Duplex } from "node:stream";
 
 import { WebSocket, WebSocketServer } from "wasmsocket";
 
+import { EventRecord, Report } from "../../pkg/lib/contract.js";
 import { Engine, Tag, makeConfig } from "../../pkg/lib/engine.js";
 import {
   Engine as WasmEngine,
@@ -81,9 +82,9 @@ function engineFeeder(masked) {
   return (chunks) => {
     for (let c = 0; c < chunks.length; c++) {
       engine.receive(chunks[c], performance.now());
-      for (let i = 0; i < q.length; i += 4) {
-        if (q[i] === Tag.MESSAGE) consume(q[i + 2]);
-        else throw new Error(`unexpected event ${q[i]}: ${q[i + 2]}`);
+      for (let i = 0; i < q.length; i += 3) {
+        if (q[i] === Tag.MESSAGE) consume(q[i + 1]);
+        else throw new Error(`unexpected event ${q[i]}: ${q[i + 1]}`);
       }
       q.length = 0;
       engine.takeOutput();
@@ -93,13 +94,14 @@ function engineFeeder(masked) {
 
 // ----- the wasm engine's bindings alone (no JS values for payloads) -----
 
-// The Report that src/wasm.rs fills after every call (repr(C), little-endian),
-// and its 24-byte event records (src/event.rs RawEvent).
-const R_EVENTS = 0;
-const R_COUNT = 4;
-const R_OUTPUT = 20;
-const R_OUTPUT_LEN = 24;
-const EVENT_SIZE = 24;
+// Read as engine.js does, by the offsets in contract.js.
+const {
+  EVENTS: R_EVENTS,
+  EVENT_COUNT: R_COUNT,
+  OUTPUT: R_OUTPUT,
+  OUTPUT_LEN: R_OUTPUT_LEN,
+} = Report;
+const { SIZE: EVENT_SIZE, TAG: E_TAG, LEN: E_LEN } = EventRecord;
 
 function rawFeeder(masked) {
   const now = performance.now();
@@ -174,10 +176,12 @@ function rawFeeder(masked) {
       const count = view.getUint32(report + R_COUNT, true);
       let p = view.getUint32(report + R_EVENTS, true);
       for (let i = 0; i < count; i++, p += EVENT_SIZE) {
-        if (view.getUint16(p, true) !== Tag.MESSAGE)
-          throw new Error(`unexpected event ${view.getUint16(p, true)}`);
+        if (view.getUint16(p + E_TAG, true) !== Tag.MESSAGE)
+          throw new Error(
+            `unexpected event ${view.getUint16(p + E_TAG, true)}`,
+          );
         seen.messages++;
-        seen.bytes += view.getUint32(p + 12, true);
+        seen.bytes += view.getUint32(p + E_LEN, true);
       }
       // What takeOutput does first: settle the events, so buffers are reused.
       w.flush();

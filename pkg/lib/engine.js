@@ -1,11 +1,13 @@
 // The JS side of the wasm engine: moves bytes in and out of wasm memory and
 // reads the events the engine reports, without knowing any protocol rule.
 //
-// After every call the engine fills a fixed `Report` in wasm memory (see
-// src/wasm.rs). This file reads it through one DataView and turns the new
-// event records into a flat queue of [tag, arg, payload, index] entries. The
-// whole batch is read before anyone reacts to it, because a reaction (a send)
-// may move wasm memory.
+// After every call the engine fills a fixed `Report` in wasm memory (laid
+// out as contract.js says). This file, its only reader, reads it through one
+// DataView and turns the new event records into a flat queue of
+// [tag, value, release] entries: `value` a plain JS value (see `#collect`),
+// `release` the index to pass to `release` before reacting to an event that
+// makes the engine answer the peer, or -1. The whole batch is read before
+// anyone reacts to it, because a reaction (a send) may move wasm memory.
 
 import {
   Engine as WasmEngine,
@@ -17,39 +19,22 @@ import {
   staging_area,
   wasm_memory,
 } from "../wasm/wasmsocket.js";
+import {
+  Arg,
+  EventRecord,
+  Flag,
+  FrameBits,
+  Kind,
+  Report,
+  Status,
+  Tag,
+} from "./contract.js";
 import { POOL_MIN, takeBuffer } from "./pool.js";
 
-/** Event tags, as in src/event.rs `tag`. */
-export const Tag = Object.freeze({
-  REQUEST: 1,
-  OPEN: 2,
-  MESSAGE: 3,
-  FRAGMENT: 4,
-  PING: 5,
-  PONG: 6,
-  CLOSE_RECEIVED: 7,
-  ERROR: 8,
-  CLOSE_TRANSPORT: 9,
-  CLOSED: 10,
-  FRAME: 11,
-  MESSAGE_START: 12,
-});
+export { ReadyState, Status, Tag } from "./contract.js";
 
-/** Command results, as in src/wasm.rs `status`. */
-export const Status = Object.freeze({
-  OK: 0,
-  INVALID_STATE: 1,
-  INVALID_CODE: 2,
-  SYNTAX: 3,
-  OTHER: 4,
-});
-
-const TEXT = 1;
-const BINARY = 2;
-const FIN = 0x100;
-const ASCII = 0x200;
-const DIRECT = 0x400;
-const EVENT_SIZE = 24;
+const { TEXT, BINARY } = Kind;
+const { KIND, FIN, ASCII, DIRECT, CODE, CLEAN } = Arg;
 
 /** Binary messages of at least this many bytes in one frame are assembled
  * here, in memory of their own (the engine's `host_assembly`): a masked one
@@ -75,19 +60,29 @@ const PROBE = 14;
  * and out again. */
 const HOST_SEND = POOL_MIN;
 
-// Report field offsets (src/wasm.rs `Report`, repr(C), little-endian).
-const R_EVENTS = 0;
-const R_COUNT = 4;
-const R_FIRST = 8;
-const R_ARENA = 12;
-const R_SIDE = 16;
-const R_OUTPUT = 20;
-const R_OUTPUT_LEN = 24;
-const R_PENDING = 28;
-const R_STATE = 32;
-const R_PONGS_HELD = 36;
-const R_DEADLINE = 40;
-const R_TRIM_DUE = 48;
+const {
+  EVENTS: R_EVENTS,
+  EVENT_COUNT: R_COUNT,
+  FIRST_EVENT: R_FIRST,
+  ARENA: R_ARENA,
+  SIDE: R_SIDE,
+  OUTPUT: R_OUTPUT,
+  OUTPUT_LEN: R_OUTPUT_LEN,
+  PENDING_OUTPUT: R_PENDING,
+  STATE: R_STATE,
+  PONGS_HELD: R_PONGS_HELD,
+  DEADLINE: R_DEADLINE,
+  TRIM_DUE: R_TRIM_DUE,
+} = Report;
+const {
+  SIZE: EVENT_SIZE,
+  TAG: E_TAG,
+  FLAGS: E_FLAGS,
+  ARG: E_ARG,
+  START: E_START,
+  LEN: E_LEN,
+  SIZE_ARG: E_SIZE,
+} = EventRecord;
 
 const encoder = new TextEncoder();
 // ignoreBOM: a message that starts with U+FEFF must keep it.
@@ -124,17 +119,17 @@ export const bytes = {
  * buffer never grows to three times a huge message. */
 const ENCODE_INTO_LIMIT = 1 << 20;
 
-/** A FRAME event as a trace record (the bits packed by FrameInfo::pack). */
-export function frameRecord(arg, payload) {
+/** A FRAME event as a trace record. */
+function frameRecord(arg, length, preview) {
   return {
     kind: "frame",
-    direction: arg & 1 ? "sent" : "received",
-    fin: (arg & 2) !== 0,
-    rsv: (arg >> 2) & 7,
-    masked: (arg & 0x20) !== 0,
-    opcode: (arg >> 8) & 0xf,
-    length: payload.length,
-    preview: payload.preview,
+    direction: arg & FrameBits.OUTGOING ? "sent" : "received",
+    fin: (arg & FrameBits.FIN) !== 0,
+    rsv: (arg >> FrameBits.RSV_SHIFT) & 7,
+    masked: (arg & FrameBits.MASKED) !== 0,
+    opcode: (arg >> FrameBits.OPCODE_SHIFT) & 0xf,
+    length,
+    preview,
   };
 }
 
@@ -247,7 +242,7 @@ function entropy() {
 }
 
 export class Engine {
-  /** Pending events: [tag, arg, payload, index] repeated. */
+  /** Pending events: [tag, value, release] repeated (see the top). */
   queue = [];
   /** UTF-8 length of the last text sent, or bytes of the last binary. */
   lastLength = 0;
@@ -291,7 +286,14 @@ export class Engine {
     return new Engine(WasmEngine.server(config, now));
   }
 
-  /** Reads the events the last call reported into `queue`. */
+  /**
+   * Reads the events the last call reported into `queue`, each as a plain
+   * value: MESSAGE a string or an ArrayBuffer; PING and PONG a Uint8Array;
+   * OPEN { protocol, extensions }; CLOSE_RECEIVED and CLOSED { code,
+   * reason } (CLOSED with wasClean); ERROR its message; FRAME a trace
+   * record; CLOSE_TRANSPORT whether to write the output first. The pieces
+   * of a message assembled here become one MESSAGE.
+   */
   #collect() {
     sync();
     const v = mem.view;
@@ -304,16 +306,17 @@ export class Engine {
     const q = this.queue;
     let p = v.getUint32(r + R_EVENTS, true);
     for (let i = 0; i < count; i++, p += EVENT_SIZE) {
-      const tag = v.getUint16(p, true);
-      const base = v.getUint16(p + 2, true) === 0 ? arena : side;
-      const arg = v.getUint32(p + 4, true);
-      const start = base + v.getUint32(p + 8, true);
-      const end = start + v.getUint32(p + 12, true);
-      let payload = null;
+      const tag = v.getUint16(p + E_TAG, true);
+      const flags = v.getUint16(p + E_FLAGS, true);
+      const arg = v.getUint32(p + E_ARG, true);
+      const start =
+        (flags & Flag.SIDE ? side : arena) + v.getUint32(p + E_START, true);
+      const end = start + v.getUint32(p + E_LEN, true);
+      let value = null;
       switch (tag) {
         case Tag.MESSAGE_START:
           this.#host = {
-            length: v.getFloat64(p + 16, true),
+            length: v.getFloat64(p + E_SIZE, true),
             at: 0,
             direct: (arg & DIRECT) !== 0,
             u8: null,
@@ -326,36 +329,58 @@ export class Engine {
             hostPiece(h, mem.u8.subarray(start, end), true);
             if ((arg & FIN) === 0) continue;
             this.#host = null;
-            q.push(Tag.MESSAGE, BINARY, h.u8.buffer, first + i);
+            q.push(Tag.MESSAGE, h.u8.buffer, -1);
             continue;
           }
         // falls through: a piece of a streamed message
         case Tag.MESSAGE:
-          payload =
-            (arg & 0xff) === TEXT
+          value =
+            (arg & KIND) === TEXT
               ? text.decode(mem.text, start, end, (arg & ASCII) !== 0)
               : bytes.arrayBuffer(mem.u8, start, end);
           break;
         case Tag.PING:
         case Tag.PONG:
-          payload = mem.u8.slice(start, end);
+          value = mem.u8.slice(start, end);
           break;
         case Tag.FRAME:
-          payload = {
-            preview: mem.u8.slice(start, end),
-            length: v.getFloat64(p + 16, true),
+          value = frameRecord(
+            arg,
+            v.getFloat64(p + E_SIZE, true),
+            mem.u8.slice(start, end),
+          );
+          break;
+        case Tag.OPEN: {
+          const names = text.decode(mem.text, start, end);
+          value = {
+            protocol: names.slice(0, arg),
+            extensions: names.slice(arg),
+          };
+          break;
+        }
+        case Tag.CLOSE_RECEIVED:
+          value = {
+            code: arg & CODE,
+            reason: text.decode(mem.text, start, end),
+          };
+          break;
+        case Tag.CLOSED:
+          this.#host = null;
+          value = {
+            code: arg & CODE,
+            reason: text.decode(mem.text, start, end),
+            wasClean: (arg & CLEAN) !== 0,
           };
           break;
         case Tag.ERROR:
-        case Tag.CLOSED:
           this.#host = null;
-        // falls through
-        case Tag.OPEN:
-        case Tag.CLOSE_RECEIVED:
-          payload = text.decode(mem.text, start, end);
+          value = text.decode(mem.text, start, end);
+          break;
+        case Tag.CLOSE_TRANSPORT:
+          value = arg !== 0;
           break;
       }
-      q.push(tag, arg, payload, first + i);
+      q.push(tag, value, flags & Flag.OWES_REPLY ? first + i : -1);
     }
   }
 

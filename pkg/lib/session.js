@@ -18,12 +18,10 @@
 //   connection has been quiet for TRIM_QUIET ms: a stream of big messages
 //   reuses them, an idle connection keeps none.
 
-import { Engine, Tag } from "./engine.js";
+import { Engine, ReadyState, Tag } from "./engine.js";
 import { giveBack, POOL_MIN } from "./pool.js";
 
 const now = () => performance.now();
-/** ReadyState OPEN, as in src/connection.rs. */
-const OPEN = 1;
 /** Output the transport may be behind by (bytes written, not yet taken)
  * before pongs are held. */
 const PONG_BACKLOG = 64 * 1024;
@@ -33,8 +31,9 @@ const TRIM_QUIET = 50;
 
 /**
  * @typedef {object} Handler
- * @property {(tag: number, arg: number, payload: any) => void} event
- *   Called for every engine event except CLOSE_TRANSPORT, which the session handles.
+ * @property {(tag: number, value: any) => void} event
+ *   Called for every engine event (with its value, see engine.js `#collect`)
+ *   except CLOSE_TRANSPORT, which the session handles.
  */
 
 export class Session {
@@ -174,17 +173,18 @@ export class Session {
     const q = this.engine.queue;
     let opened = false;
     try {
-      for (let i = 0; i < q.length; i += 4) {
+      for (let i = 0; i < q.length; i += 3) {
         const tag = q[i];
+        const release = q[i + 2];
         opened ||= tag === Tag.OPEN;
-        if (tag === Tag.PING) this.#releasePing(q[i + 3]);
-        else if (tag === Tag.CLOSE_RECEIVED || tag === Tag.ERROR) {
-          this.engine.release(q[i + 3]);
+        if (release >= 0) {
+          if (tag === Tag.PING) this.#releasePing(release);
+          else this.engine.release(release);
         }
         if (tag === Tag.CLOSE_TRANSPORT) {
           this.#closing = q[i + 1] ? "graceful" : "abort";
         } else {
-          this.handler.event(tag, q[i + 1], q[i + 2]);
+          this.handler.event(tag, q[i + 1]);
         }
         if (this.#closed) break;
       }
@@ -196,7 +196,7 @@ export class Session {
     this.flush();
     // An open connection may now sit idle for hours: give back what the
     // handshake needed.
-    if (opened && this.engine.state === OPEN) this.engine.trim();
+    if (opened && this.engine.state === ReadyState.OPEN) this.engine.trim();
     this.#schedule();
   }
 

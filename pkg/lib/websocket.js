@@ -10,7 +10,6 @@ import {
   checkClose,
   checkCloseFrame,
   checkProtocols,
-  frameRecord,
   makeConfig,
 } from "./engine.js";
 import { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
@@ -412,28 +411,28 @@ export class WebSocket extends EventTarget {
   }
 
   /** Session handler: maps engine events onto DOM events, in the spec's order. */
-  event(tag, arg, payload) {
+  event(tag, value) {
     switch (tag) {
       case Tag.OPEN:
         // Accepted server-side sockets are OPEN from the start: no event.
         if (this.#readyState !== CONNECTING) break;
         traceHeads(this.#session.engine, this.#trace);
-        this.#protocol = payload.slice(0, arg);
-        this.#extensions = payload.slice(arg);
+        this.#protocol = value.protocol;
+        this.#extensions = value.extensions;
         this.#readyState = OPEN;
         this.dispatchEvent(new Event("open"));
         break;
       case Tag.FRAME:
-        this.#trace?.(frameRecord(arg, payload));
+        this.#trace?.(value);
         break;
       case Tag.MESSAGE:
         if (this.#readyState !== OPEN) break;
         this.dispatchEvent(
           new MessageEvent("message", {
             data:
-              typeof payload === "string" || this.#binaryType === "arraybuffer"
-                ? payload
-                : new Blob([payload]),
+              typeof value === "string" || this.#binaryType === "arraybuffer"
+                ? value
+                : new Blob([value]),
             origin: (this.#origin ??= originOf(this.#url)),
           }),
         );
@@ -444,7 +443,7 @@ export class WebSocket extends EventTarget {
         if (this.#readyState !== OPEN) break;
         this.dispatchEvent(
           new MessageEvent(tag === Tag.PING ? "ping" : "pong", {
-            data: payload,
+            data: value,
             origin: (this.#origin ??= originOf(this.#url)),
           }),
         );
@@ -458,7 +457,7 @@ export class WebSocket extends EventTarget {
         this.#readyState = CLOSING;
         const cause = this.#session.transportError;
         this.#failure = {
-          message: cause ? `${payload}: ${cause.message}` : payload,
+          message: cause ? `${value}: ${cause.message}` : value,
           error: cause,
         };
         break;
@@ -469,13 +468,7 @@ export class WebSocket extends EventTarget {
         this.#server?._forget(this);
         if (this.#failure)
           this.dispatchEvent(new ErrorEvent("error", this.#failure));
-        this.dispatchEvent(
-          new CloseEvent("close", {
-            wasClean: (arg & 0x10000) !== 0,
-            code: arg & 0xffff,
-            reason: payload,
-          }),
-        );
+        this.dispatchEvent(new CloseEvent("close", value));
         break;
     }
   }

@@ -52,7 +52,9 @@ function startServer({ Engine, Tag, makeConfig }, { readable, writable }) {
     const q = engine.queue;
     for (;;) {
       while (q.length > 0) {
-        const [tag, arg, payload, index] = q.splice(0, 4);
+        const [tag, value, release] = q.splice(0, 3);
+        // Writes the owed reply (pong, close) before anything later.
+        if (release >= 0) engine.release(release);
         seen.push(tag);
         switch (tag) {
           case Tag.REQUEST: {
@@ -63,32 +65,23 @@ function startServer({ Engine, Tag, makeConfig }, { readable, writable }) {
           }
           case Tag.MESSAGE: {
             const data =
-              typeof payload === "string" ? payload : new Uint8Array(payload);
+              typeof value === "string" ? value : new Uint8Array(value);
             const status = engine.send(data);
             if (status !== 0)
               throw new Error(`echo failed: ${engine.lastError}`);
             break;
           }
-          case Tag.PING:
           case Tag.CLOSE_RECEIVED:
+            received = value;
+            break;
           case Tag.ERROR:
-            // Writes the owed reply (pong, close) before anything later.
-            engine.release(index);
-            if (tag === Tag.CLOSE_RECEIVED)
-              received = { code: arg & 0xffff, reason: payload };
-            if (tag === Tag.ERROR) error = payload;
+            error = value;
             break;
           case Tag.CLOSE_TRANSPORT:
             endTransport = true;
             break;
           case Tag.CLOSED:
-            closedResolve({
-              code: arg & 0xffff,
-              wasClean: (arg & 0x10000) !== 0,
-              reason: payload,
-              received,
-              error,
-            });
+            closedResolve({ ...value, received, error });
             break;
         }
       }

@@ -135,10 +135,10 @@ export class WebSocketServer extends EventEmitter {
       resolve(ws);
     };
     session.handler = {
-      event: (tag, arg, payload) => {
+      event: (tag, value) => {
         if (tag === Tag.REQUEST) this.#decide(session, peer, settle);
         else if (tag === Tag.ERROR)
-          this.emit("handshakeError", new Error(payload), {
+          this.emit("handshakeError", new Error(value), {
             remoteAddress: peer.remoteAddress,
             remotePort: peer.remotePort,
           });

@@ -10,7 +10,11 @@
 //! hot paths allocate nothing; `last_error` has the words.
 //!
 //! Contract with the JS host: read the reported events and output right after
-//! the call that reported them, before the next call (which may reuse the memory).
+//! the call that reported them, before the next call (which may reuse the
+//! memory). Where things lie in memory, and what the numbers mean, is
+//! `contract`.
+
+mod contract;
 
 use std::cell::RefCell;
 
@@ -23,35 +27,8 @@ use crate::error::UsageError;
 use crate::event::MessageKind;
 use crate::handshake::{self, client::ClientRequest, HandshakeError, HeadLimits};
 use crate::Error;
-
-/// Where the last call left things, laid out for a `DataView` (all little-endian).
-#[repr(C)]
-#[derive(Default)]
-struct Report {
-    /// Address of the first event not reported before, how many follow, and
-    /// the first one's index (for `release`).
-    events: u32,
-    event_count: u32,
-    first_event: u32,
-    /// Base addresses of the two payload buffers events point into.
-    arena: u32,
-    side: u32,
-    /// Output to write to the transport (reported by `flush` only).
-    output: u32,
-    output_len: u32,
-    /// Output written and not yet handed to the transport.
-    pending_output: u32,
-    /// The `ReadyState`.
-    state: u32,
-    /// How many pings a held pong answers (`Connection::pongs_held`).
-    pongs_held: u32,
-    /// The next deadline in ms, or -1.
-    deadline: f64,
-    /// 1 when the connection holds more buffer memory than it keeps between
-    /// uses: the host calls `trim` once it has taken the output
-    /// (`Connection::wants_trim`).
-    trim_due: u32,
-}
+use contract::Report;
+pub use contract::{contract, status};
 
 /// Limits and switches for a connection; defaults as in `Config`.
 #[wasm_bindgen]
@@ -156,20 +133,6 @@ impl EngineConfig {
             host_assembly: positive(self.host_assembly),
         }
     }
-}
-
-/// Status numbers returned by commands; JS maps them onto DOMException names.
-pub mod status {
-    /// Done.
-    pub const OK: u32 = 0;
-    /// The connection's state forbids it (InvalidStateError).
-    pub const INVALID_STATE: u32 = 1;
-    /// A close code the caller may not use (InvalidAccessError).
-    pub const INVALID_CODE: u32 = 2;
-    /// A malformed argument: long reason, bad token, bad header (SyntaxError).
-    pub const SYNTAX: u32 = 3;
-    /// Any other refusal.
-    pub const OTHER: u32 = 4;
 }
 
 /// One WebSocket connection's engine.
@@ -625,11 +588,6 @@ impl Engine {
     /// With tracing on: the handshake head this engine read.
     pub fn received_head(&self) -> String {
         String::from_utf8_lossy(self.conn.handshake_heads().1).into_owned()
-    }
-
-    /// Longest close reason in bytes, for hosts that check early.
-    pub fn max_reason_len() -> u32 {
-        close::MAX_REASON_LEN as u32
     }
 }
 
