@@ -117,21 +117,21 @@ pub fn contract() -> String {
             "Arg",
             &[
                 ("KIND", 0xFF),
-                ("FIN", tag::FIN as u32),
-                ("ASCII", tag::ASCII as u32),
-                ("DIRECT", tag::DIRECT as u32),
+                ("FIN", tag::FIN),
+                ("ASCII", tag::ASCII),
+                ("DIRECT", tag::DIRECT),
                 ("CODE", 0xFFFF),
-                ("CLEAN", tag::CLEAN as u32),
+                ("CLEAN", tag::CLEAN),
             ],
         ),
         (
             "FrameBits",
             &[
-                ("OUTGOING", frame_bits::OUTGOING as u32),
-                ("FIN", frame_bits::FIN as u32),
-                ("RSV_SHIFT", frame_bits::RSV_SHIFT as u32),
-                ("MASKED", frame_bits::MASKED as u32),
-                ("OPCODE_SHIFT", frame_bits::OPCODE_SHIFT as u32),
+                ("OUTGOING", frame_bits::OUTGOING),
+                ("FIN", frame_bits::FIN),
+                ("RSV_SHIFT", frame_bits::RSV_SHIFT),
+                ("MASKED", frame_bits::MASKED),
+                ("OPCODE_SHIFT", frame_bits::OPCODE_SHIFT),
             ],
         ),
         (
@@ -144,11 +144,11 @@ pub fn contract() -> String {
         (
             "Status",
             &[
-                ("OK", status::OK as u32),
-                ("INVALID_STATE", status::INVALID_STATE as u32),
-                ("INVALID_CODE", status::INVALID_CODE as u32),
-                ("SYNTAX", status::SYNTAX as u32),
-                ("OTHER", status::OTHER as u32),
+                ("OK", status::OK),
+                ("INVALID_STATE", status::INVALID_STATE),
+                ("INVALID_CODE", status::INVALID_CODE),
+                ("SYNTAX", status::SYNTAX),
+                ("OTHER", status::OTHER),
             ],
         ),
         (
