@@ -9,13 +9,14 @@ use rand_chacha::ChaCha12Rng;
 use rand_core::{Rng, SeedableRng};
 
 use crate::error::UsageError;
-use crate::event::{EventQueue, FrameInfo, MessageKind, TRACE_PREVIEW};
+use crate::event::{EventQueue, FrameInfo, MessageKind};
 use crate::extension::Extension;
 use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
 use crate::mask;
 
 /// Room reserved in the output for a message the host writes in place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg(any(target_arch = "wasm32", test))]
 pub(crate) struct Slot {
     /// Where the frame starts in the output.
     base: usize,
@@ -25,6 +26,7 @@ pub(crate) struct Slot {
     capacity: usize,
 }
 
+#[cfg(any(target_arch = "wasm32", test))]
 impl Slot {
     /// Output index where the host writes the payload.
     pub fn payload_at(&self) -> usize {
@@ -83,6 +85,7 @@ impl Sender {
         }
     }
 
+    #[cfg(any(target_arch = "wasm32", test))]
     /// Reserves room at the end of `out` for a message of up to `max_len`
     /// bytes that the host writes in place: header room for that length
     /// (zeroed), then the payload's. `None` if there is no memory for it.
@@ -106,6 +109,7 @@ impl Sender {
         })
     }
 
+    #[cfg(any(target_arch = "wasm32", test))]
     /// Completes a message of `len` bytes the host wrote at `slot`: writes
     /// its header (shortest form) right before the payload, closing any gap,
     /// and masks the payload where it is. Messages that need an extension,
@@ -156,8 +160,8 @@ impl Sender {
             mask::apply(&mut out[payload_at..], key, 0);
         }
         if self.trace {
-            let shown = len.min(TRACE_PREVIEW);
-            let mut preview = [0u8; TRACE_PREVIEW];
+            let shown = len.min(crate::event::TRACE_PREVIEW);
+            let mut preview = [0u8; crate::event::TRACE_PREVIEW];
             preview[..shown].copy_from_slice(&out[payload_at..payload_at + shown]);
             if let Some(key) = header.mask {
                 mask::apply(&mut preview[..shown], key, 0);
