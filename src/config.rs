@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use crate::extension::Negotiators;
 use crate::handshake::HeadLimits;
 
 /// Which end of the connection the engine plays.
@@ -65,6 +66,9 @@ pub struct Config {
     /// pay a second copy out of it: unmasked payload it copies once, from its
     /// own input.
     pub host_assembly: Option<u64>,
+    /// Extensions the engine offers (client) or accepts (server) itself; see
+    /// `extension::Negotiator` (default none).
+    pub extensions: Negotiators,
 }
 
 impl Default for Config {
@@ -85,6 +89,7 @@ impl Default for Config {
             close_timeout: 5_000,
             trace_frames: false,
             host_assembly: None,
+            extensions: Negotiators::default(),
         }
     }
 }

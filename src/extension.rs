@@ -1,13 +1,19 @@
 //! The hook for extensions that own RSV bits and transform payloads (§9).
 //!
-//! Negotiation stays in the handshake; once an extension is agreed, the host
-//! installs it with `Connection::set_extension`. The receiver then accepts
-//! frames whose RSV bits the extension owns and passes those messages'
-//! payloads through `decode`; the sender passes whole outgoing messages
-//! through `encode`. permessage-deflate (RFC 7692), using RSV1, is the
-//! extension this hook is shaped for.
+//! An extension is offered and agreed in the opening handshake by a
+//! `Negotiator` in `Config::extensions` (or, for a host that negotiates
+//! itself, installed with `Connection::set_extension`). Once agreed, the
+//! receiver accepts frames whose RSV bits the extension owns and passes
+//! those messages' payloads through `decode`; the sender passes whole
+//! outgoing messages through `encode`. permessage-deflate (RFC 7692), using
+//! RSV1, is the extension this hook is shaped for. One extension with a
+//! codec is agreed per connection.
+
+use std::fmt;
+use std::sync::Arc;
 
 use crate::error::ProtocolError;
+use crate::handshake::ExtensionOffer;
 
 /// A negotiated extension.
 pub trait Extension {
@@ -24,4 +30,57 @@ pub trait Extension {
     /// the message unchanged (with `out` untouched). Messages sent fragment by
     /// fragment are always sent unchanged.
     fn encode(&mut self, message: &[u8], out: &mut Vec<u8>) -> bool;
+}
+
+/// An extension the engine negotiates itself (§9.1), installed through
+/// `Config::extensions`: it writes a client's offers, answers a client's
+/// offers on a server, judges a server's answer on a client, and makes the
+/// `Extension` each agreement calls for. With one installed, a client
+/// offers and a server answers without the host's help; the agreed
+/// extension then encodes and decodes on both directions.
+pub trait Negotiator: fmt::Debug + Send + Sync {
+    /// The extension token, e.g. `permessage-deflate`.
+    fn name(&self) -> &str;
+
+    /// Client: the offers to send, most wanted first.
+    fn offers(&self) -> Vec<ExtensionOffer>;
+
+    /// Client: the server's answer (an element naming this extension). The
+    /// extension it agrees to, or why the answer is not acceptable, which
+    /// fails the handshake.
+    fn accept(&self, answer: &ExtensionOffer) -> Result<Box<dyn Extension>, String>;
+
+    /// Server: the client's offers naming this extension, in its order of
+    /// preference. The answer to the first acceptable one and its
+    /// extension, or `None` to decline them all.
+    fn answer(&self, offers: &[&ExtensionOffer]) -> Option<(ExtensionOffer, Box<dyn Extension>)>;
+}
+
+/// The negotiators of a `Config`. Two lists are equal when their members'
+/// `Debug` forms are (a negotiator is plain data), so that connections
+/// configured alike share one `Config`.
+#[derive(Clone, Default)]
+pub struct Negotiators(pub Vec<Arc<dyn Negotiator>>);
+
+impl fmt::Debug for Negotiators {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.0).finish()
+    }
+}
+
+impl PartialEq for Negotiators {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && (self.0.iter().zip(&other.0))
+                .all(|(a, b)| Arc::ptr_eq(a, b) || format!("{a:?}") == format!("{b:?}"))
+    }
+}
+
+impl Eq for Negotiators {}
+
+impl Negotiators {
+    /// The negotiator for the extension `name`.
+    pub fn get(&self, name: &str) -> Option<&dyn Negotiator> {
+        self.0.iter().find(|n| n.name() == name).map(|n| &**n)
+    }
 }

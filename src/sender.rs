@@ -112,9 +112,8 @@ impl Sender {
     #[cfg(any(target_arch = "wasm32", test))]
     /// Completes a message of `len` bytes the host wrote at `slot`: writes
     /// its header (shortest form) right before the payload, closing any gap,
-    /// and masks the payload where it is. Messages that need an extension,
-    /// splitting into frames, or that a fragmented send blocks, take the
-    /// general path.
+    /// and masks the payload where it is. Messages that need splitting into
+    /// frames, or that a fragmented send blocks, take the general path.
     ///
     /// # Safety
     /// `slot` is the last one `reserve` gave for `out`, `out` has not changed
@@ -127,7 +126,6 @@ impl Sender {
         slot: Slot,
         kind: MessageKind,
         len: usize,
-        ext: Option<&mut (dyn Extension + 'static)>,
     ) -> Result<(), UsageError> {
         assert!(
             len <= slot.capacity && out.len() == slot.base,
@@ -137,10 +135,10 @@ impl Sender {
         // SAFETY: the header room was zeroed by `reserve` and the host wrote
         // the payload, so all of `base..at + len` is initialized.
         unsafe { out.set_len(at + len) };
-        if ext.is_some() || len > self.frame_size || self.fragmenting.is_some() {
+        if len > self.frame_size || self.fragmenting.is_some() {
             let payload = out.split_off(at);
             out.truncate(slot.base);
-            return self.message(out, q, kind, &payload, ext);
+            return self.message(out, q, kind, &payload, None);
         }
         let header = FrameHeader {
             fin: true,
@@ -407,7 +405,6 @@ mod tests {
                 slot,
                 MessageKind::Text,
                 payload.len(),
-                None,
             )
         }
         .unwrap();

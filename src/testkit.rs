@@ -4,7 +4,9 @@
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::error::ProtocolError;
 use crate::event::{Event, FrameInfo, MessageKind};
+use crate::extension::Extension;
 use crate::frame::FrameHeader;
 use crate::handshake::client::ClientRequest;
 use crate::mask;
@@ -170,5 +172,22 @@ pub fn sent_close(wire: &[u8]) -> Option<u16> {
         [(8, true, p)] if p.len() >= 2 => Some(u16::from_be_bytes([p[0], p[1]])),
         [(8, true, p)] if p.is_empty() => Some(1005),
         _ => None,
+    }
+}
+
+/// A stand-in extension that owns RSV1 and inverts every payload byte.
+pub struct Invert;
+
+impl Extension for Invert {
+    fn rsv_bits(&self) -> u8 {
+        0b100
+    }
+    fn decode(&mut self, input: &[u8], _fin: bool, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+        out.extend(input.iter().map(|b| !b));
+        Ok(())
+    }
+    fn encode(&mut self, message: &[u8], out: &mut Vec<u8>) -> bool {
+        out.extend(message.iter().map(|b| !b));
+        true
     }
 }

@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
             if let Some(p) = &negotiated.protocol {
                 assert!(request.protocols.contains(p));
             }
-            let _ = negotiated.extensions_value();
+            let _ = &negotiated.extensions_header;
         }
     }
 

@@ -4,8 +4,28 @@
 //! only `wasm` uses it.
 
 use super::*;
+use crate::sender::Slot;
+
+/// Where the host writes a message it sends in place.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Room {
+    /// In the output, after room for its header.
+    Output(Slot),
+    /// In `Connection::aside`, for the agreed extension to read; up to this
+    /// many bytes.
+    Aside(usize),
+}
 
 impl Connection {
+    /// Bytes of buffer held for messages the host writes aside.
+    pub(super) fn in_place_capacity(&self) -> usize {
+        self.aside.capacity()
+    }
+
+    pub(super) fn trim_in_place(&mut self) {
+        self.aside = Vec::new();
+    }
+
     /// Room for `len` bytes of transport input, for hosts that write it in
     /// place (the wasm host copies each chunk straight here): a pointer to
     /// `len` writable bytes, valid until `commit_input` or any other call.
@@ -38,19 +58,30 @@ impl Connection {
         self.take_input(start, now);
     }
 
-    /// Room in the output for a message of up to `max_len` bytes that the
-    /// host writes in place (the wasm host encodes text straight into it): a
-    /// pointer valid until `commit_message` or any other call. Null if there
-    /// is no memory for it: the connection has failed (`Error::OutOfMemory`),
-    /// as WHATWG closes a WebSocket whose send cannot be buffered.
+    /// Room for a message of up to `max_len` bytes that the host writes in
+    /// place (the wasm host encodes text straight into it): in the output,
+    /// after room for its header, or, when an extension is agreed (it writes
+    /// its own output), aside for it to read. A pointer valid until
+    /// `commit_message` or any other call. Null if there is no memory for
+    /// it: the connection has failed (`Error::OutOfMemory`), as WHATWG
+    /// closes a WebSocket whose send cannot be buffered.
     pub(crate) fn message_buffer(&mut self, max_len: usize) -> *mut u8 {
         self.begin(self.now);
+        self.room = None;
+        if self.extension.is_some() {
+            self.aside.clear();
+            if self.aside.try_reserve(max_len).is_err() {
+                self.fail(Error::OutOfMemory { bytes: max_len });
+                return std::ptr::null_mut();
+            }
+            self.room = Some(Room::Aside(max_len));
+            return self.aside.as_mut_ptr();
+        }
         let Some(slot) = self.sender.reserve(&mut self.out, max_len) else {
-            self.slot = None;
             self.fail(Error::OutOfMemory { bytes: max_len });
             return std::ptr::null_mut();
         };
-        self.slot = Some(slot);
+        self.room = Some(Room::Output(slot));
         // SAFETY: `reserve` made room for the header and `max_len` bytes.
         unsafe { self.out.as_mut_ptr().add(slot.payload_at()) }
     }
@@ -66,16 +97,26 @@ impl Connection {
         kind: MessageKind,
         len: usize,
     ) -> Result<(), UsageError> {
-        let slot = self
-            .slot
+        let room = self
+            .room
             .take()
             .ok_or(UsageError::InvalidState("no message_buffer to commit"))?;
         self.check_can_send()?;
-        let ext = self.extension.as_deref_mut();
-        // SAFETY: the slot is the last one reserved, and the caller wrote the payload.
-        unsafe {
-            self.sender
-                .commit(&mut self.out, &mut self.events, slot, kind, len, ext)
+        match room {
+            // SAFETY: the slot is the last one reserved, and the caller wrote the payload.
+            Room::Output(slot) => unsafe {
+                (self.sender).commit(&mut self.out, &mut self.events, slot, kind, len)
+            },
+            Room::Aside(max_len) => {
+                assert!(len <= max_len, "more than message_buffer reserved");
+                // SAFETY: the caller wrote these `len` bytes of spare capacity.
+                unsafe { self.aside.set_len(len) };
+                let message = std::mem::take(&mut self.aside);
+                let sent = self.send(kind, &message);
+                self.aside = message;
+                self.aside.clear();
+                sent
+            }
         }
     }
 

@@ -41,8 +41,6 @@ use crate::handshake::server::{self, Request};
 use crate::handshake::HandshakeError;
 use crate::receiver::Receiver;
 use crate::sender::Sender;
-#[cfg(any(target_arch = "wasm32", test))]
-use crate::sender::Slot;
 
 /// The WHATWG `readyState` of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,9 +117,12 @@ pub struct Connection {
     close_deadline: Option<u64>,
     last_heard: u64,
     keepalive_pinged: bool,
-    /// Output room handed out by `message_buffer`, awaiting `commit_message`.
+    /// Room handed out by `message_buffer`, awaiting `commit_message`.
     #[cfg(any(target_arch = "wasm32", test))]
-    slot: Option<Slot>,
+    room: Option<host::Room>,
+    /// Where the host writes a message for the extension to encode.
+    #[cfg(any(target_arch = "wasm32", test))]
+    aside: Vec<u8>,
     /// Set by `hold_pongs`: owed pongs wait in `held`.
     holding: bool,
     /// The pong owed while holding, for the latest ping (§5.5.3); boxed, as
@@ -130,7 +131,9 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A client connection. Writes the opening request into the output at once.
+    /// A client connection. Writes the opening request into the output at
+    /// once, offering what `request` lists and what the config's
+    /// negotiators offer.
     ///
     /// `nonce` is 16 bytes of entropy for `Sec-WebSocket-Key`; `seed` is 32
     /// bytes of entropy for the frame masking keys. `now` is the host's clock in
@@ -142,11 +145,14 @@ impl Connection {
         seed: [u8; 32],
         now: u64,
     ) -> Result<Connection, UsageError> {
+        let config = config.into();
+        let mut request = request;
+        let offers = config.extensions.0.iter().flat_map(|n| n.offers());
+        request.extensions.extend(offers.map(|o| o.to_string()));
         let key = client::key_from_nonce(nonce);
         let mut out = Vec::new();
         request.write(&key, &mut out)?;
-        let mut conn =
-            Connection::new(Role::Client, config.into(), Phase::AwaitResponse, seed, now);
+        let mut conn = Connection::new(Role::Client, config, Phase::AwaitResponse, seed, now);
         if conn.config.trace_frames {
             conn.heads = Some(Box::new((out.clone(), Vec::new())));
         }
@@ -198,7 +204,9 @@ impl Connection {
             last_heard: now,
             keepalive_pinged: false,
             #[cfg(any(target_arch = "wasm32", test))]
-            slot: None,
+            room: None,
+            #[cfg(any(target_arch = "wasm32", test))]
+            aside: Vec::new(),
             holding: false,
             held: None,
         }
@@ -486,6 +494,7 @@ impl Connection {
     /// for a while and this says so.
     pub fn wants_trim(&self) -> bool {
         let held = self.events.capacity() + self.out.capacity() + self.receiver.capacity();
+        let held = held + self.in_place_capacity();
         held > crate::event::WORKING_SIZE && !self.receiver.mid_message()
     }
 
@@ -506,6 +515,7 @@ impl Connection {
             }
         }
         self.receiver.trim();
+        self.trim_in_place();
     }
 
     // ----- output -----
@@ -662,6 +672,16 @@ impl Connection {
         self.out.extend_from_slice(bytes);
         Ok(())
     }
+}
+
+/// Without the in-place interface (host.rs), it holds nothing.
+#[cfg(not(any(target_arch = "wasm32", test)))]
+impl Connection {
+    fn in_place_capacity(&self) -> usize {
+        0
+    }
+
+    fn trim_in_place(&mut self) {}
 }
 
 impl std::fmt::Debug for Connection {

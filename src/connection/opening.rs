@@ -6,7 +6,7 @@
 use super::*;
 use crate::handshake::client::{self, ClientRequest};
 use crate::handshake::server::{self, Request};
-use crate::handshake::{find_head_end, HandshakeError, Header};
+use crate::handshake::{find_head_end, ExtensionOffer, HandshakeError, Header};
 
 /// How much of a head's first line is checked as it comes (see
 /// `check_head_start`): enough to tell an HTTP head from anything else,
@@ -145,13 +145,15 @@ impl Connection {
         };
         self.keep_head(false, end);
         let (request, key) = (self.opening().client.as_ref()).expect("clients keep their request");
-        let checked = client::check_response(&response, key, request);
+        let checked = client::check_response(&response, key, request).and_then(|negotiated| {
+            self.install_agreed(&negotiated.extensions)
+                .map(|()| negotiated)
+        });
         self.response = Some(Box::new(response));
         match checked {
             Ok(negotiated) => {
-                let extensions = negotiated.extensions_value();
                 let protocol = negotiated.protocol.unwrap_or_default();
-                self.agree(protocol, extensions);
+                self.agree(protocol, negotiated.extensions_header);
                 let opening = self.opening.take().expect("the handshake is under way");
                 self.open();
                 self.read_early_frames(&opening.head[end..]);
@@ -159,6 +161,41 @@ impl Connection {
             Err(e) => self.fail(Error::Handshake(e)),
         }
         true
+    }
+
+    /// Client: installs the extension the server agreed to, judged by its
+    /// negotiator (an agreed extension no negotiator offered is the host's).
+    fn install_agreed(&mut self, agreed: &[ExtensionOffer]) -> Result<(), HandshakeError> {
+        for answer in agreed {
+            let Some(negotiator) = self.config.extensions.get(&answer.name) else {
+                continue;
+            };
+            if self.extension.is_some() {
+                let why = format!("{} agreed beside another extension", answer.name);
+                return Err(HandshakeError::ExtensionAnswer(why));
+            }
+            let extension = negotiator.accept(answer).map_err(|why| {
+                HandshakeError::ExtensionAnswer(format!("{}: {why}", answer.name))
+            })?;
+            self.extension = Some(extension);
+        }
+        Ok(())
+    }
+
+    /// Server: the answer to the first extension the client offered that a
+    /// negotiator accepts, and the extension, or `None`.
+    fn negotiate(&self) -> Option<(String, Box<dyn Extension>)> {
+        let request = self.opening.as_ref()?.request.as_ref()?;
+        self.config.extensions.0.iter().find_map(|n| {
+            let offers: Vec<&ExtensionOffer> = (request.extensions.iter())
+                .filter(|o| o.name == n.name())
+                .collect();
+            if offers.is_empty() {
+                return None;
+            }
+            let (answer, extension) = n.answer(&offers)?;
+            Some((answer.to_string(), extension))
+        })
     }
 
     pub(super) fn agree(&mut self, protocol: String, extensions: String) {
@@ -180,8 +217,10 @@ impl Connection {
     }
 
     /// Server: completes the handshake with a 101 answer. `protocol` must be
-    /// one the client offered; `extensions` is the accepted extensions as one
-    /// `Sec-WebSocket-Extensions` value. Frames that came early are read now.
+    /// one the client offered. `extensions` is the accepted extensions as one
+    /// `Sec-WebSocket-Extensions` value, for a host that negotiates them
+    /// itself; `None` lets the engine's negotiators answer (and install what
+    /// they agree to). Frames that came early are read now.
     pub fn accept(
         &mut self,
         protocol: Option<&str>,
@@ -194,6 +233,8 @@ impl Connection {
                 "no opening request awaits an answer",
             ));
         }
+        let negotiated = extensions.is_none().then(|| self.negotiate()).flatten();
+        let extensions = extensions.or(negotiated.as_ref().map(|(answer, _)| answer.as_str()));
         // The field itself, not `opening()`: `out` is borrowed beside it.
         let opening = self.opening.as_deref();
         let request = opening.and_then(|o| o.request.as_ref());
@@ -202,7 +243,11 @@ impl Connection {
         server::accept_response(request, protocol, extensions, headers, &mut self.out)?;
         self.keep_head(true, start);
         let protocol = protocol.unwrap_or_default().to_owned();
-        self.agree(protocol, extensions.unwrap_or_default().to_owned());
+        let extensions = extensions.unwrap_or_default().to_owned();
+        if let Some((_, extension)) = negotiated {
+            self.extension = Some(extension);
+        }
+        self.agree(protocol, extensions);
         let opening = self.opening.take().expect("the handshake is under way");
         self.open();
         self.read_early_frames(&opening.head);

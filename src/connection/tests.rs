@@ -436,6 +436,21 @@ fn input_written_in_place_reads_as_input_passed_in() {
 }
 
 #[test]
+fn with_an_extension_a_message_written_in_place_is_encoded() {
+    let mut s = open_server(Config::default());
+    s.set_extension(Box::new(Invert));
+    let at = s.message_buffer(2);
+    // SAFETY: `message_buffer` made room for 2 bytes at `at`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(b"hi".as_ptr(), at, 2);
+        s.commit_message(MessageKind::Text, 2).unwrap();
+    }
+    let out = s.take_output();
+    assert_eq!(out[0], 0xC1, "FIN + RSV1 + text");
+    assert_eq!(&out[2..], [!b'h', !b'i']);
+}
+
+#[test]
 fn input_there_is_no_memory_for_fails_only_its_connection() {
     let mut s = open_server(Config::default());
     assert!(s.input_buffer(usize::MAX).is_null());

@@ -143,14 +143,9 @@ pub struct Negotiated {
     pub protocol: Option<String>,
     /// The accepted extensions, in the server's order.
     pub extensions: Vec<ExtensionOffer>,
-}
-
-impl Negotiated {
-    /// The extensions as one `Sec-WebSocket-Extensions` value (WHATWG `extensions`).
-    pub fn extensions_value(&self) -> String {
-        let list: Vec<String> = self.extensions.iter().map(ToString::to_string).collect();
-        list.join(", ")
-    }
+    /// The `Sec-WebSocket-Extensions` value exactly as the server sent it
+    /// (repeated fields joined with `", "`): WHATWG `extensions`.
+    pub extensions_header: String,
 }
 
 /// Checks a response against the request that was sent with `key` (§4.1,
@@ -192,10 +187,9 @@ pub fn check_response(
         _ if !offered.protocols.is_empty() => return Err(HandshakeError::NoProtocol),
         _ => None,
     };
-    let extensions = match field(h, "sec-websocket-extensions") {
-        Some(v) => parse_extensions(&v).ok_or(HandshakeError::InvalidExtensionList)?,
-        None => Vec::new(),
-    };
+    let extensions_header = field(h, "sec-websocket-extensions").unwrap_or_default();
+    let extensions =
+        parse_extensions(&extensions_header).ok_or(HandshakeError::InvalidExtensionList)?;
     let offered_names: Vec<&str> = offered
         .extensions
         .iter()
@@ -212,6 +206,7 @@ pub fn check_response(
     Ok(Negotiated {
         protocol,
         extensions,
+        extensions_header: extensions_header.trim().to_owned(),
     })
 }
 
@@ -429,9 +424,10 @@ mod tests {
         );
         let n = check_response(&resp, KEY, &req).unwrap();
         assert_eq!(
-            n.extensions_value(),
+            n.extensions_header,
             "permessage-deflate; server_no_context_takeover"
         );
+        assert_eq!(n.extensions[0].params[0].0, "server_no_context_takeover");
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub enum HandshakeError {
     NoProtocol,
     /// The server accepted an extension the client did not offer.
     UnofferedExtension(String),
+    /// The server's answer for an extension the engine negotiates is not
+    /// acceptable, or names a second extension where one is agreed.
+    ExtensionAnswer(String),
     /// The transport ended before the head was complete.
     ConnectionClosed,
 }
@@ -186,6 +189,9 @@ impl fmt::Display for HandshakeError {
             }
             HandshakeError::UnofferedExtension(e) => {
                 write!(f, "server accepted extension {e:?}, which was not offered")
+            }
+            HandshakeError::ExtensionAnswer(why) => {
+                write!(f, "server's extension answer refused: {why}")
             }
             HandshakeError::ConnectionClosed => write!(f, "connection closed during the handshake"),
         }

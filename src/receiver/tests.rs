@@ -2,7 +2,6 @@ use crate::close::code;
 use crate::config::Config;
 use crate::error::{Error, ProtocolError};
 use crate::event::MessageKind::{Binary, Text};
-use crate::extension::Extension;
 use crate::testkit::*;
 
 /// Feeds `wire` to an open server and expects the connection to fail with
@@ -481,23 +480,6 @@ fn big_binary_messages_can_be_assembled_by_the_host() {
         assert_eq!(feed(&mut s, a), []);
         let events = feed(&mut s, b);
         assert!(matches!(events[..], [Ev::Message(..)]), "{events:?}");
-    }
-}
-
-/// A stand-in extension that owns RSV1 and inverts every payload byte.
-struct Invert;
-
-impl Extension for Invert {
-    fn rsv_bits(&self) -> u8 {
-        0b100
-    }
-    fn decode(&mut self, input: &[u8], _fin: bool, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
-        out.extend(input.iter().map(|b| !b));
-        Ok(())
-    }
-    fn encode(&mut self, message: &[u8], out: &mut Vec<u8>) -> bool {
-        out.extend(message.iter().map(|b| !b));
-        true
     }
 }
 

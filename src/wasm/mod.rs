@@ -131,6 +131,7 @@ impl EngineConfig {
             close_timeout: self.close_timeout.max(0.0) as u64,
             trace_frames: self.trace_frames,
             host_assembly: positive(self.host_assembly),
+            extensions: Default::default(),
         }
     }
 }
