@@ -222,8 +222,6 @@ pub enum UsageError {
     InvalidCloseCode(u16),
     /// A close reason over 123 bytes of UTF-8.
     CloseReasonTooLong(usize),
-    /// A close reason without a close code, which the wire cannot carry.
-    ReasonWithoutCode,
     /// A ping or pong payload over 125 bytes.
     ControlPayloadTooLong(usize),
     /// A header name that is not an HTTP token.
@@ -244,11 +242,6 @@ pub enum UsageError {
     InvalidTarget(String),
     /// A status the server may not refuse a handshake with.
     InvalidStatus(u16),
-    /// A message too large for the configured limit.
-    MessageTooBig {
-        /// The configured maximum, in bytes.
-        limit: u64,
-    },
 }
 
 impl fmt::Display for UsageError {
@@ -264,7 +257,6 @@ impl fmt::Display for UsageError {
                     "close reason is {n} bytes of UTF-8 (at most 123 allowed)"
                 )
             }
-            UsageError::ReasonWithoutCode => write!(f, "a close reason needs a close code"),
             UsageError::ControlPayloadTooLong(n) => {
                 write!(f, "control payload is {n} bytes (at most 125 allowed)")
             }
@@ -282,9 +274,6 @@ impl fmt::Display for UsageError {
             UsageError::InvalidTarget(t) => write!(f, "invalid host or resource {t:?}"),
             UsageError::InvalidStatus(s) => {
                 write!(f, "{s} is not a status to refuse a handshake with")
-            }
-            UsageError::MessageTooBig { limit } => {
-                write!(f, "message exceeds the maximum size of {limit} bytes")
             }
         }
     }

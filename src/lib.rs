@@ -48,8 +48,8 @@ pub mod utf8;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-#[cfg(test)]
-mod testkit;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 pub use config::{Config, Role};
 pub use connection::{Connection, ReadyState, Timer};

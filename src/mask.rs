@@ -1,9 +1,10 @@
 //! Payload masking (§5.3): XOR with a 4-byte key, repeated.
 //!
 //! Masking is the one pass over every payload byte on both the sending and the
-//! receiving side, so it is done many bytes at a time: 16 with `simd128` when the
-//! wasm build enables it, 8 otherwise (which LLVM widens further on native
-//! targets). `offset` says where in the key the first byte falls, so a frame
+//! receiving side, so it is done many bytes at a time: 16 (one 128-bit vector)
+//! with `simd128` when the wasm build enables it, otherwise 32 as four u64
+//! words (which LLVM vectorises on native targets), then 8, then the rest one
+//! by one. `offset` says where in the key the first byte falls, so a frame
 //! arriving in several chunks can be unmasked chunk by chunk.
 
 /// Masks or unmasks `buf` in place; `offset` is the payload position of `buf[0]`.

@@ -86,7 +86,7 @@ fn open_pair(ccfg: Config, scfg: Config) -> (Connection, Connection, String, Str
     assert_eq!(drain(&mut server), [Ev::Request]);
     server.accept(None, None, &[]).expect("accept");
     let opened = |evs: Vec<Ev>| match &evs[..] {
-        [Ev::Open { extensions, .. }] => extensions.clone(),
+        [Ev::Open(_, extensions)] => extensions.clone(),
         other => panic!("{other:?}"),
     };
     let server_ext = opened(drain(&mut server));
@@ -167,10 +167,12 @@ fn a_client_fails_the_handshake_on_an_answer_its_negotiator_refuses() {
     for answer in ["x-xor; key=0", "x-xor; key=1, x-xor; key=2"] {
         let mut client = new_client(with_xor(7));
         client.take_output();
-        let head = String::from_utf8(response_101()).unwrap().replace(
-            "\r\n\r\n",
-            &format!("\r\nSec-WebSocket-Extensions: {answer}\r\n\r\n"),
-        );
+        let head = String::from_utf8(RESPONSE.as_bytes().to_vec())
+            .unwrap()
+            .replace(
+                "\r\n\r\n",
+                &format!("\r\nSec-WebSocket-Extensions: {answer}\r\n\r\n"),
+            );
         client.receive(head.as_bytes(), 0);
         let evs = drain(&mut client);
         assert!(

@@ -1,5 +1,5 @@
 // Frame streams for the parse benchmark, built byte for byte as
-// benches/parse.rs builds them for the native engine: `count` frames of one
+// bench/native/parse.rs builds them for the native engine: `count` frames of one
 // size, text (ASCII JSON) or binary (pseudo-random bytes), masked with
 // pseudo-random keys (what a server receives) or unmasked (what a client
 // receives), one message per frame.
@@ -11,7 +11,7 @@ export const CHUNK = 64 * 1024;
 const TEXT =
   '{"type":"chat","room":"lobby","user":"alice","seq":1234567,"text":"the quick brown fox jumps over the lazy dog"},';
 
-/** Payload bytes per stream; benches/parse.rs uses the same numbers. */
+/** Payload bytes per stream; bench/native/parse.rs uses the same numbers. */
 export function streamTarget(quick) {
   return quick ? 512 * 1024 : 4 * 1024 * 1024;
 }

@@ -1,4 +1,4 @@
-// Parse throughput of the engine built natively (benches/parse.rs, criterion):
+// Parse throughput of the engine built natively (bench/native/parse.rs, criterion):
 // the ceiling of what the wasm build could reach. Built with
 // -C target-cpu=native (the wasm build has simd128; natively the SIMD paths
 // of simdutf8 and the masking loop need the CPU's features enabled), in its

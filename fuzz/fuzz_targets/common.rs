@@ -1,11 +1,10 @@
-//! Shared by the fuzz targets: setting up connections and draining them
-//! while checking the promises of the event stream.
+//! What the fuzz targets add to the engine's test kit (re-exported here,
+//! with its event checker): configurations picked by input bytes, and
+//! connections set up and finished the way every target needs.
 #![allow(dead_code)]
 
-use wasmsocket::{ClientRequest, Config, Connection, Error, Event, MessageKind};
-
-pub const NONCE: [u8; 16] = *b"0123456789abcdef";
-pub const SEED: [u8; 32] = [42; 32];
+pub use wasmsocket::testkit::*;
+use wasmsocket::{ClientRequest, Config, Connection, Event};
 
 /// The request the client targets send.
 pub fn client_request() -> ClientRequest {
@@ -41,109 +40,6 @@ pub fn config(a: u8, b: u8) -> Config {
         c.host_assembly = Some(u64::from(b & 0x1E) * 8);
     }
     c
-}
-
-/// Checks events as they are taken.
-#[derive(Default)]
-pub struct Checker {
-    pub closed: bool,
-    pub errored: bool,
-    pub protocol_error: bool,
-    pub request: bool,
-    pub opened: bool,
-    /// Streaming: the largest piece allowed.
-    pub piece_limit: Option<usize>,
-    pub utf8: bool,
-    streaming: Option<MessageKind>,
-}
-
-impl Checker {
-    pub fn for_config(cfg: &Config) -> Checker {
-        Checker {
-            piece_limit: cfg
-                .streaming
-                .then(|| cfg.receive_buffer_size.max(Config::MIN_BUFFER_SIZE)),
-            utf8: cfg.validate_utf8,
-            ..Default::default()
-        }
-    }
-
-    /// Takes every event, checking each.
-    pub fn drain(&mut self, c: &mut Connection) {
-        while let Some(e) = c.next_event() {
-            self.check(&e);
-        }
-    }
-
-    fn check(&mut self, e: &Event<'_>) {
-        assert!(!self.closed, "event after Closed: {e:?}");
-        if self.errored {
-            assert!(
-                matches!(
-                    e,
-                    Event::CloseTransport { .. } | Event::Closed { .. } | Event::Frame { .. }
-                ),
-                "{e:?} after Error"
-            );
-        }
-        match *e {
-            Event::Request => {
-                assert!(!self.request, "second Request");
-                self.request = true;
-            }
-            Event::Open { .. } => {
-                assert!(!self.opened, "second Open");
-                self.opened = true;
-            }
-            Event::Message { kind, data } => {
-                assert!(
-                    self.streaming.is_none(),
-                    "Message inside a streamed message"
-                );
-                if kind == MessageKind::Text && self.utf8 {
-                    assert!(std::str::from_utf8(data).is_ok(), "text message not UTF-8");
-                }
-            }
-            Event::Fragment { kind, data, fin } => {
-                if let Some(k) = self.streaming {
-                    assert_eq!(k, kind, "fragment kind changed");
-                }
-                if kind == MessageKind::Text && self.utf8 {
-                    assert!(std::str::from_utf8(data).is_ok(), "text piece not UTF-8");
-                }
-                if let Some(limit) = self.piece_limit {
-                    assert!(data.len() <= limit, "piece {} > {limit}", data.len());
-                }
-                self.streaming = if fin { None } else { Some(kind) };
-            }
-            Event::MessageStart { kind, .. } => {
-                assert!(self.streaming.is_none(), "MessageStart inside a message");
-                assert_eq!(kind, MessageKind::Binary, "only binary is host-assembled");
-                self.streaming = Some(kind);
-            }
-            Event::Ping(p) | Event::Pong(p) => assert!(p.len() <= 125),
-            Event::CloseReceived { code, reason } => {
-                assert!(code == 1005 || wasmsocket::close::is_valid_on_wire(code));
-                assert!(reason.len() <= 123);
-            }
-            Event::Error(err) => {
-                let code = err.close_code();
-                assert!(matches!(code, None | Some(1002 | 1007 | 1009)), "{err:?}");
-                self.errored = true;
-                self.protocol_error = matches!(err, Error::Protocol(_));
-            }
-            Event::CloseTransport { .. } => {}
-            Event::Closed {
-                code, was_clean, ..
-            } => {
-                self.closed = true;
-                assert!(!was_clean || code != 1006);
-            }
-            Event::Frame { preview, .. } => {
-                assert!(preview.len() <= wasmsocket::event::TRACE_PREVIEW)
-            }
-        }
-    }
 }
 
 /// A client and a server after a real handshake, events taken.

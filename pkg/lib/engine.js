@@ -52,7 +52,7 @@ const HOST_ASSEMBLY = 64 * 1024;
  * and a big message that starts there has its first chunk copied in and out
  * once. */
 const PROBE_MIN = 4096;
-const PROBE = 14;
+const PROBE = 10;
 
 /** Binary messages of at least this many bytes that go out unmasked (a
  * server's) are copied once, with their header, into a buffer of their own

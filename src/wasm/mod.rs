@@ -220,10 +220,9 @@ fn flatten(headers: &[handshake::Header]) -> Vec<String> {
 
 fn usage_status(e: &UsageError) -> u32 {
     match e {
-        UsageError::InvalidState(_) | UsageError::MessageTooBig { .. } => status::INVALID_STATE,
+        UsageError::InvalidState(_) => status::INVALID_STATE,
         UsageError::InvalidCloseCode(_) => status::INVALID_CODE,
         UsageError::CloseReasonTooLong(_)
-        | UsageError::ReasonWithoutCode
         | UsageError::InvalidProtocol(_)
         | UsageError::DuplicateProtocol(_)
         | UsageError::InvalidHeaderName(_)

@@ -22,7 +22,6 @@ import {
   traceHeads,
   WebSocket,
 } from "../websocket.js";
-import { duplexTransport, isDuplex } from "./duplex.js";
 
 /**
  * @typedef {object} ServerOptions
@@ -107,9 +106,7 @@ export class WebSocketServer extends EventEmitter {
   }
 
   #handshake(incoming, rawTransport, head, resolve) {
-    const transport = isDuplex(rawTransport)
-      ? duplexTransport(rawTransport)
-      : toTransport(rawTransport);
+    const transport = toTransport(rawTransport);
     if (this.#closed) {
       transport.destroy();
       return resolve(null);
