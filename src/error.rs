@@ -70,6 +70,15 @@ impl ProtocolError {
         }
     }
 
+    /// A `MessageTooBig` (as an extension reports one, not knowing the
+    /// configured maximum) with the configured maximum; others unchanged.
+    pub(crate) fn with_limit(self, limit: u64) -> ProtocolError {
+        match self {
+            ProtocolError::MessageTooBig { .. } => ProtocolError::MessageTooBig { limit },
+            other => other,
+        }
+    }
+
     /// The reason sent to the peer in the close frame: the error as
     /// displayed, but without the configured limits, which a peer has no
     /// business learning.

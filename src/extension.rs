@@ -22,14 +22,27 @@ pub trait Extension {
 
     /// Decodes the next piece of a received message whose first frame set the
     /// extension's bits, appending the result to `out`; `fin` marks the
-    /// message's last piece. Errors fail the connection with their close code.
-    fn decode(&mut self, input: &[u8], fin: bool, out: &mut Vec<u8>) -> Result<(), ProtocolError>;
+    /// message's last piece. It appends at most `limit` bytes: a piece that
+    /// decodes to more (a compression bomb) is an error before the memory is
+    /// spent, `ProtocolError::MessageTooBig` (the receiver names its own
+    /// limit). Errors fail the connection with their close code.
+    fn decode(
+        &mut self,
+        input: &[u8],
+        fin: bool,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), ProtocolError>;
 
     /// Encodes a whole outgoing message into `out`, returning `true` if it did
     /// (the first frame then carries the extension's bits) or `false` to send
     /// the message unchanged (with `out` untouched). Messages sent fragment by
     /// fragment are always sent unchanged.
     fn encode(&mut self, message: &[u8], out: &mut Vec<u8>) -> bool;
+
+    /// The connection is quiet: give back what memory can be given back
+    /// without changing what later messages decode or encode to.
+    fn trim(&mut self) {}
 }
 
 /// An extension the engine negotiates itself (§9.1), installed through

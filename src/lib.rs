@@ -36,6 +36,7 @@
 pub mod close;
 pub mod config;
 mod connection;
+pub mod deflate;
 pub mod error;
 pub mod event;
 pub mod extension;

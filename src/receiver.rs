@@ -456,7 +456,10 @@ impl Receiver {
         let at = if message.assembly.decoded() {
             let before = self.decoded.len();
             let ext = ext.as_mut().expect("encoded messages have an extension");
-            ext.decode(piece, last_piece, &mut self.decoded)?;
+            let left = config.max_message_size.saturating_sub(message.size);
+            let limit = usize::try_from(left).unwrap_or(usize::MAX);
+            (ext.decode(piece, last_piece, &mut self.decoded, limit))
+                .map_err(|e| e.with_limit(config.max_message_size))?;
             message.size += (self.decoded.len() - before) as u64;
             before
         } else {

@@ -266,7 +266,16 @@ impl Extension for Invert {
     fn rsv_bits(&self) -> u8 {
         0b100
     }
-    fn decode(&mut self, input: &[u8], _fin: bool, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+    fn decode(
+        &mut self,
+        input: &[u8],
+        _fin: bool,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), ProtocolError> {
+        if input.len() > limit {
+            return Err(ProtocolError::MessageTooBig { limit: 0 });
+        }
         out.extend(input.iter().map(|b| !b));
         Ok(())
     }

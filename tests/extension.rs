@@ -27,7 +27,16 @@ impl Extension for Xor {
         0b100
     }
 
-    fn decode(&mut self, input: &[u8], _fin: bool, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+    fn decode(
+        &mut self,
+        input: &[u8],
+        _fin: bool,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), ProtocolError> {
+        if input.len() > limit {
+            return Err(ProtocolError::MessageTooBig { limit: 0 });
+        }
         out.extend(input.iter().map(|b| b ^ self.key));
         Ok(())
     }

@@ -98,9 +98,48 @@ function flattenHeaders(headers) {
   return flat;
 }
 
-/** Engine settings from the non-standard options. */
-export function engineConfig(options = {}) {
+/**
+ * permessage-deflate settings from the `perMessageDeflate` option, in ws's
+ * shape: `true`, `false`, or an object with `serverNoContextTakeover`,
+ * `clientNoContextTakeover`, `serverMaxWindowBits`, `clientMaxWindowBits`
+ * (8-15, or `true` for no value), `threshold` and `level` (also read from
+ * ws's `zlibDeflateOptions`); `byDefault` when the option is absent.
+ */
+function deflateConfig(option, byDefault) {
+  const on = option === undefined ? byDefault : Boolean(option);
+  if (!on) return { deflate: false };
+  const o = typeof option === "object" ? option : {};
+  const bits = (name) => {
+    const v = o[name];
+    if (v === undefined || v === true) return 0;
+    if (!Number.isInteger(v) || v < 8 || v > 15) {
+      throw new RangeError(`perMessageDeflate.${name} must be 8-15, not ${v}`);
+    }
+    return v;
+  };
+  const level = o.level ?? o.zlibDeflateOptions?.level;
+  if (
+    level !== undefined &&
+    !(Number.isInteger(level) && level >= 0 && level <= 9)
+  ) {
+    throw new RangeError(`perMessageDeflate level must be 0-9, not ${level}`);
+  }
+  return {
+    deflate: true,
+    deflate_server_no_context_takeover: Boolean(o.serverNoContextTakeover),
+    deflate_client_no_context_takeover: Boolean(o.clientNoContextTakeover),
+    deflate_server_max_window_bits: bits("serverMaxWindowBits"),
+    deflate_client_max_window_bits: bits("clientMaxWindowBits"),
+    deflate_threshold: o.threshold,
+    deflate_level: level,
+  };
+}
+
+/** Engine settings from the non-standard options; a client offers
+ * permessage-deflate unless told not to, a server accepts it if told to. */
+export function engineConfig(options = {}, { server = false } = {}) {
   return makeConfig({
+    ...deflateConfig(options.perMessageDeflate, !server),
     max_message_size: options.maxMessageSize,
     max_frame_size: options.maxFrameSize,
     max_head_size: options.maxHeadSize,

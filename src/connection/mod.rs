@@ -516,6 +516,11 @@ impl Connection {
         }
         self.receiver.trim();
         self.trim_in_place();
+        if !self.receiver.mid_message() {
+            if let Some(extension) = self.extension.as_deref_mut() {
+                extension.trim();
+            }
+        }
     }
 
     // ----- output -----

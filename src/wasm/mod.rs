@@ -17,14 +17,17 @@
 mod contract;
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
 
 use crate::close;
 use crate::config::{Config, SharedConfig};
 use crate::connection::Connection;
+use crate::deflate::{DeflateOptions, PerMessageDeflate};
 use crate::error::UsageError;
 use crate::event::MessageKind;
+use crate::extension::{Negotiator, Negotiators};
 use crate::handshake::{self, client::ClientRequest, HandshakeError, HeadLimits};
 use crate::Error;
 use contract::Report;
@@ -67,9 +70,26 @@ pub struct EngineConfig {
     /// Binary messages of at least this many bytes in one frame are
     /// assembled by the host (0 = never).
     pub host_assembly: f64,
+    /// Offer (client) or accept (server) permessage-deflate, with the
+    /// `deflate_*` settings (see `deflate::DeflateOptions`).
+    pub deflate: bool,
+    /// The server starts every compressed message afresh.
+    pub deflate_server_no_context_takeover: bool,
+    /// The client starts every compressed message afresh.
+    pub deflate_client_no_context_takeover: bool,
+    /// The server's largest window, 8–15 (0 = no limit).
+    pub deflate_server_max_window_bits: u8,
+    /// The client's largest window, 8–15 (0 = no limit).
+    pub deflate_client_max_window_bits: u8,
+    /// Messages shorter than this are sent uncompressed.
+    pub deflate_threshold: u32,
+    /// zlib's compression level, 0–9.
+    pub deflate_level: u8,
     /// Every engine made while these fields stay the same shares one
     /// `Config` (a server's connections).
     shared: SharedConfig,
+    /// The negotiator last made, made again only when the settings change.
+    negotiator: RefCell<Option<Arc<PerMessageDeflate>>>,
 }
 
 #[wasm_bindgen]
@@ -78,6 +98,7 @@ impl EngineConfig {
     #[wasm_bindgen(constructor)]
     pub fn new() -> EngineConfig {
         let c = Config::default();
+        let d = DeflateOptions::default();
         EngineConfig {
             max_message_size: c.max_message_size as f64,
             max_frame_size: c.max_frame_size as f64,
@@ -95,7 +116,15 @@ impl EngineConfig {
             close_timeout: c.close_timeout as f64,
             trace_frames: c.trace_frames,
             host_assembly: c.host_assembly.unwrap_or(0) as f64,
+            deflate: false,
+            deflate_server_no_context_takeover: d.server_no_context_takeover,
+            deflate_client_no_context_takeover: d.client_no_context_takeover,
+            deflate_server_max_window_bits: 0,
+            deflate_client_max_window_bits: 0,
+            deflate_threshold: d.threshold as u32,
+            deflate_level: d.level,
             shared: SharedConfig::default(),
+            negotiator: RefCell::default(),
         }
     }
 }
@@ -131,8 +160,34 @@ impl EngineConfig {
             close_timeout: self.close_timeout.max(0.0) as u64,
             trace_frames: self.trace_frames,
             host_assembly: positive(self.host_assembly),
-            extensions: Default::default(),
+            extensions: Negotiators(self.negotiators()),
         }
+    }
+
+    /// permessage-deflate's negotiator when it is on: the one made last
+    /// time if the settings are the same, so configs alike stay equal at
+    /// the cost of a pointer comparison.
+    fn negotiators(&self) -> Vec<Arc<dyn Negotiator>> {
+        if !self.deflate {
+            return Vec::new();
+        }
+        let bits = |b: u8| (b != 0).then_some(b);
+        let wanted = PerMessageDeflate {
+            options: DeflateOptions {
+                server_no_context_takeover: self.deflate_server_no_context_takeover,
+                client_no_context_takeover: self.deflate_client_no_context_takeover,
+                server_max_window_bits: bits(self.deflate_server_max_window_bits),
+                client_max_window_bits: bits(self.deflate_client_max_window_bits),
+                threshold: self.deflate_threshold as usize,
+                level: self.deflate_level,
+            },
+        };
+        let mut last = self.negotiator.borrow_mut();
+        let negotiator = match last.as_ref() {
+            Some(n) if **n == wanted => Arc::clone(n),
+            _ => Arc::clone(last.insert(Arc::new(wanted))),
+        };
+        vec![negotiator]
     }
 }
 

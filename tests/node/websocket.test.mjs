@@ -332,7 +332,11 @@ for (const transport of transports()) {
         assert.equal(conn.req.headers["x-custom"], "custom value");
         assert.equal(conn.req.headers["x-token"], "abc123");
         assert.equal(conn.req.headers.origin, "https://app.example");
-        assert.equal(conn.req.headers["sec-websocket-extensions"], undefined);
+        // Offered as browsers offer it; this ws server accepts none.
+        assert.equal(
+          conn.req.headers["sec-websocket-extensions"],
+          "permessage-deflate; client_max_window_bits",
+        );
       },
     );
 

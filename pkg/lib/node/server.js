@@ -54,7 +54,7 @@ export class WebSocketServer extends EventEmitter {
   constructor(options = {}, onListening) {
     super();
     this.#options = { handshakeTimeout: 10000, closeTimeout: 5000, ...options };
-    this.#config = engineConfig(this.#options);
+    this.#config = engineConfig(this.#options, { server: true });
     if (onListening) this.once("listening", onListening);
     if (options.server) {
       this.#attached = options.server;
