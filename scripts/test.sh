@@ -18,7 +18,7 @@ cargo clippy -q --target wasm32-unknown-unknown --target-dir target/wasm-scalar 
 npx prettier --check --log-level warn .
 
 step "engine: unit and property tests (native)"
-cargo test --lib --test roundtrip --test robustness --test extension
+cargo test --lib --test roundtrip --test robustness --test extension --test deflate
 
 step "bindings: wasm-bindgen tests under Node"
 cargo test --target wasm32-unknown-unknown --target-dir target/wasm-scalar --test wasm

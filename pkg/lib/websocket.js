@@ -242,6 +242,8 @@ export class WebSocket extends EventTarget {
     this.#url = record.href;
     this.#origin = record.origin;
     if (typeof options.trace === "function") this.#trace = options.trace;
+    // Settings are checked before anything is dialled.
+    const config = engineConfig(options);
     const transport = options.transport
       ? toTransport(options.transport)
       : platform.dial?.(record, options);
@@ -260,7 +262,7 @@ export class WebSocket extends EventTarget {
     };
     let engine;
     try {
-      engine = Engine.client(engineConfig(options), request, performance.now());
+      engine = Engine.client(config, request, performance.now());
     } catch (e) {
       transport.destroy();
       throw syntaxError(e.message);

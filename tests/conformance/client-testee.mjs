@@ -1,5 +1,5 @@
 // Autobahn client testee: written only against the package's public
-// WebSocket API. It asks the fuzzing server how many cases there are, runs
+// WebSocket API, offering permessage-deflate as it does by default. It asks the fuzzing server how many cases there are, runs
 // each case on its own connection echoing every message back, then asks the
 // server to write its reports.
 //

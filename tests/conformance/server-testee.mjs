@@ -1,4 +1,5 @@
-// Autobahn server testees: echo servers built on the package's server.
+// Autobahn server testees: echo servers built on the package's server, with
+// permessage-deflate accepted (perMessageDeflate: true).
 //
 //   node server-testee.mjs net PORT      the server on its own TCP port
 //   node server-testee.mjs bridge PORT   every TCP connection is bridged into
@@ -45,11 +46,15 @@ function duplexPair() {
 }
 
 if (mode === "net") {
-  const server = new WebSocketServer({ port: Number(port), host: "127.0.0.1" });
+  const server = new WebSocketServer({
+    port: Number(port),
+    host: "127.0.0.1",
+    perMessageDeflate: true,
+  });
   server.on("connection", echo);
   server.on("listening", () => console.log("ready"));
 } else if (mode === "bridge") {
-  const server = new WebSocketServer();
+  const server = new WebSocketServer({ perMessageDeflate: true });
   server.on("connection", echo);
   net
     .createServer((socket) => {
