@@ -122,6 +122,18 @@ pub enum Event<'a> {
         /// Up to `TRACE_PREVIEW` bytes from the start of its payload, unmasked.
         preview: &'a [u8],
     },
+    /// Tracing: a message an extension decoded (received) or encoded (sent),
+    /// as the application sees it, after the `Frame`s that carried it.
+    Compressed {
+        /// Sent by this engine rather than received.
+        outgoing: bool,
+        /// Text or binary.
+        kind: MessageKind,
+        /// Its length before compressing / after inflating.
+        len: u64,
+        /// Up to `TRACE_PREVIEW` bytes from its start.
+        preview: &'a [u8],
+    },
 }
 
 /// Where a `FRAME` event's `arg` keeps the frame's header bits.
@@ -178,6 +190,11 @@ pub mod tag {
     pub const MESSAGE_START: u16 = 12;
     /// Flag in a `MESSAGE_START` `arg`: the host may take the payload itself.
     pub const DIRECT: u32 = 0x400;
+    /// `Event::Compressed`; `arg` is the `MessageKind`, plus `OUTGOING` when
+    /// sent; `size` the uncompressed length.
+    pub const COMPRESSED: u16 = 13;
+    /// Flag in a `COMPRESSED` `arg`: the message was sent.
+    pub const OUTGOING: u32 = 0x800;
 }
 
 /// Bits of a `RawEvent`'s `flags`.
@@ -357,6 +374,14 @@ impl EventQueue {
         });
     }
 
+    /// Adds a trace event for a message an extension encoded (`outgoing`)
+    /// or decoded.
+    pub fn push_compressed(&mut self, outgoing: bool, kind: MessageKind, message: &[u8]) {
+        let arg = kind as u32 | if outgoing { tag::OUTGOING } else { 0 };
+        let preview = &message[..message.len().min(TRACE_PREVIEW)];
+        self.push_side(tag::COMPRESSED, arg, preview, message.len() as f64);
+    }
+
     /// Adds a trace event for a frame.
     pub fn push_frame(&mut self, info: FrameInfo, preview: &[u8]) {
         let preview = &preview[..preview.len().min(TRACE_PREVIEW)];
@@ -423,6 +448,12 @@ impl EventQueue {
                 code: e.arg as u16,
                 reason: text(data),
                 was_clean: e.arg & tag::CLEAN != 0,
+            },
+            tag::COMPRESSED => Event::Compressed {
+                outgoing: e.arg & tag::OUTGOING != 0,
+                kind: kind(e.arg),
+                len: e.size as u64,
+                preview: data,
             },
             _ => Event::Frame {
                 info: FrameInfo::unpack(e.arg, e.size),

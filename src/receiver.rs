@@ -538,6 +538,10 @@ impl Receiver {
             let arg = message.kind as u32
                 | ascii_flag(message.kind, known, &q.arena[message.start..message.end]);
             let len = message.end - message.start;
+            if config.trace_frames && message.assembly.decoded() {
+                let bytes = q.arena[message.start..message.end].to_vec();
+                q.push_compressed(false, message.kind, &bytes);
+            }
             q.push_arena(tag::MESSAGE, arg, message.start, len);
             self.live_end = self.live_end.max(message.end);
         }

@@ -220,6 +220,7 @@ impl Sender {
                 0
             }
         });
+        let message = payload;
         let payload = if rsv != 0 {
             encoded.as_slice()
         } else {
@@ -232,6 +233,9 @@ impl Sender {
         while let Some(piece) = pieces.next() {
             let last = pieces.len() == 0;
             self.frame(out, q, OpCode::Continuation as u8, last, 0, piece);
+        }
+        if self.trace && rsv != 0 {
+            q.push_compressed(true, kind, message);
         }
         Ok(())
     }

@@ -32,6 +32,8 @@ pub enum Ev {
     AbortTransport,
     Closed(u16, String, bool),
     Frame(FrameInfo, Vec<u8>),
+    /// (outgoing, kind, uncompressed length, preview)
+    Compressed(bool, MessageKind, u64, Vec<u8>),
 }
 
 pub fn text(s: &str) -> Ev {
@@ -67,6 +69,12 @@ pub fn drain(conn: &mut Connection) -> Vec<Ev> {
                 was_clean,
             } => Ev::Closed(code, reason.into(), was_clean),
             Event::Frame { info, preview } => Ev::Frame(info, preview.to_vec()),
+            Event::Compressed {
+                outgoing,
+                kind,
+                len,
+                preview,
+            } => Ev::Compressed(outgoing, kind, len, preview.to_vec()),
         });
     }
     out
@@ -75,7 +83,7 @@ pub fn drain(conn: &mut Connection) -> Vec<Ev> {
 /// Drops tracing events.
 pub fn untraced(evs: Vec<Ev>) -> Vec<Ev> {
     evs.into_iter()
-        .filter(|e| !matches!(e, Ev::Frame(..)))
+        .filter(|e| !matches!(e, Ev::Frame(..) | Ev::Compressed(..)))
         .collect()
 }
 
@@ -447,7 +455,9 @@ impl Checker {
                     }
                 }
             }
-            Ev::Frame(_, preview) => assert!(preview.len() <= crate::event::TRACE_PREVIEW),
+            Ev::Frame(_, preview) | Ev::Compressed(_, _, _, preview) => {
+                assert!(preview.len() <= crate::event::TRACE_PREVIEW)
+            }
         }
     }
 }

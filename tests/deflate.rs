@@ -47,20 +47,24 @@ fn client_codec(options: DeflateOptions) -> Box<dyn Extension> {
 
 #[test]
 fn compressed_messages_cross_both_ways_and_short_ones_go_plain() {
-    let (mut c, mut s) = agreed(DeflateOptions::default(), deflate(DeflateOptions::default()));
+    let (mut c, mut s) = agreed(
+        DeflateOptions::default(),
+        deflate(DeflateOptions::default()),
+    );
     let long = text_of(500);
     c.send_text(&long).unwrap();
     c.send_text("short").unwrap();
     let wire = c.take_output();
     let frames = wire_frames(&wire);
-    assert_eq!((frames[0].rsv, frames[0].opcode), (0b100, 1), "compressed: RSV1");
+    assert_eq!(
+        (frames[0].rsv, frames[0].opcode),
+        (0b100, 1),
+        "compressed: RSV1"
+    );
     assert!(frames[0].payload.len() * 4 < long.len());
     assert_eq!(frames[1].rsv, 0, "under the threshold: plain");
     s.receive(&wire, 1);
-    assert_eq!(
-        drain(&mut s),
-        [text(&long), text("short")]
-    );
+    assert_eq!(drain(&mut s), [text(&long), text("short")]);
     s.send_binary(long.as_bytes()).unwrap();
     c.receive(&s.take_output(), 2);
     assert_eq!(drain(&mut c), [binary(long.as_bytes())]);
@@ -68,7 +72,10 @@ fn compressed_messages_cross_both_ways_and_short_ones_go_plain() {
 
 #[test]
 fn a_fragmented_compressed_message_with_control_frames_between() {
-    let (_, mut s) = agreed(DeflateOptions::default(), deflate(DeflateOptions::default()));
+    let (_, mut s) = agreed(
+        DeflateOptions::default(),
+        deflate(DeflateOptions::default()),
+    );
     let mut codec = client_codec(DeflateOptions::default());
     let message = text_of(300);
     let mut compressed = Vec::new();
@@ -83,7 +90,10 @@ fn a_fragmented_compressed_message_with_control_frames_between() {
     ]
     .concat();
     for cut in [1, 5, wire.len()] {
-        let (_, mut s2) = agreed(DeflateOptions::default(), deflate(DeflateOptions::default()));
+        let (_, mut s2) = agreed(
+            DeflateOptions::default(),
+            deflate(DeflateOptions::default()),
+        );
         let mut fresh = client_codec(DeflateOptions::default());
         let mut again = Vec::new();
         fresh.encode(message.as_bytes(), &mut again);
@@ -95,7 +105,11 @@ fn a_fragmented_compressed_message_with_control_frames_between() {
         }
         assert_eq!(
             evs,
-            [Ev::Ping(b"ping".to_vec()), Ev::Pong(b"pong".to_vec()), text(&message)],
+            [
+                Ev::Ping(b"ping".to_vec()),
+                Ev::Pong(b"pong".to_vec()),
+                text(&message)
+            ],
             "chunks of {cut}"
         );
     }
@@ -216,4 +230,35 @@ fn a_client_fails_the_handshake_on_an_answer_it_cannot_take() {
             "{answer}: {evs:?}"
         );
     }
+}
+
+#[test]
+fn tracing_shows_a_compressed_message_s_uncompressed_length() {
+    let traced = |options| Config {
+        trace_frames: true,
+        ..deflate(options)
+    };
+    let mut c = new_client(traced(DeflateOptions::default()));
+    let mut s = Connection::server(traced(DeflateOptions::default()), 0);
+    s.receive(&c.take_output(), 0);
+    drain(&mut s);
+    s.accept(None, None, &[]).unwrap();
+    drain(&mut s);
+    c.receive(&s.take_output(), 0);
+    drain(&mut c);
+    let long = text_of(300);
+    c.send_text(&long).unwrap();
+    let sent = drain(&mut c);
+    let preview = long.as_bytes()[..32].to_vec();
+    assert!(
+        matches!(&sent[..], [Ev::Frame(info, _), Ev::Compressed(true, MessageKind::Text, n, p)]
+        if info.rsv == 0b100 && *n == long.len() as u64 && *p == preview)
+    );
+    s.receive(&c.take_output(), 1);
+    let got = drain(&mut s);
+    assert!(
+        matches!(&got[..], [Ev::Frame(..), Ev::Compressed(false, MessageKind::Text, n, _), Ev::Message(..)]
+        if *n == long.len() as u64),
+        "{got:?}"
+    );
 }

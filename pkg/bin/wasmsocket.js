@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // wasmsocket: a command-line WebSocket client and server built on the package.
 //
-//   wasmsocket connect URL [--protocol P] [--header 'K: V'] [--origin O] [--trace]
-//   wasmsocket serve [--port N] [--host H] [--echo | --broadcast] [--trace]
+//   wasmsocket connect URL [--protocol P] [--header 'K: V'] [--origin O] [--no-deflate] [--trace]
+//   wasmsocket serve [--port N] [--host H] [--echo | --broadcast] [--deflate] [--trace]
 //
 // --trace shows both handshake heads and one line per frame, as the engine
-// itself read or wrote them.
+// itself read or wrote them, and for each compressed message its length
+// uncompressed.
 
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -37,6 +38,7 @@ options:
   -H, --header 'K: V' add a handshake request header (repeatable)
   -o, --origin O      send Origin: O
   -k, --insecure      accept any TLS certificate (wss:)
+      --no-deflate    do not offer permessage-deflate (offered by default)
   -t, --trace         print both handshake heads and every frame
   -h, --help          this help`,
   serve: `usage: wasmsocket serve [options]
@@ -47,6 +49,7 @@ options:
   -e, --echo          send every message back to its sender (the default)
   -b, --broadcast     send every message to every connected client
   -p, --protocol P    accept subprotocol P when offered (repeatable)
+  -z, --deflate       accept permessage-deflate when offered
   -t, --trace         print both handshake heads and every frame
   -h, --help          this help
 
@@ -97,6 +100,7 @@ function connect(args) {
       header: { type: "string", short: "H", multiple: true },
       origin: { type: "string", short: "o" },
       insecure: { type: "boolean", short: "k" },
+      "no-deflate": { type: "boolean" },
       trace: { type: "boolean", short: "t" },
     },
     HELP.connect,
@@ -116,6 +120,7 @@ function connect(args) {
       headers,
       origin: values.origin,
       tls: values.insecure ? { rejectUnauthorized: false } : {},
+      perMessageDeflate: !values["no-deflate"],
       trace: values.trace ? trace("") : undefined,
     });
   } catch (error) {
@@ -129,7 +134,7 @@ function connect(args) {
   ws.onopen = () => {
     opened = true;
     console.log(
-      `connected to ${ws.url}${ws.protocol ? ` (subprotocol ${ws.protocol})` : ""}`,
+      `connected to ${ws.url}${ws.protocol ? ` (subprotocol ${ws.protocol})` : ""}${ws.extensions ? ` (${ws.extensions})` : ""}`,
     );
     input.resume();
   };
@@ -178,6 +183,7 @@ function serve(args) {
       echo: { type: "boolean", short: "e" },
       broadcast: { type: "boolean", short: "b" },
       protocol: { type: "string", short: "p", multiple: true },
+      deflate: { type: "boolean", short: "z" },
       trace: { type: "boolean", short: "t" },
     },
     HELP.serve,
@@ -192,6 +198,7 @@ function serve(args) {
     host: values.host,
     handleProtocols: (offered) =>
       offered.find((p) => values.protocol?.includes(p)) ?? false,
+    perMessageDeflate: Boolean(values.deflate),
     trace: values.trace ? trace("  ") : undefined,
   });
   server.on("error", (error) => fail(error.message));

@@ -46,6 +46,7 @@ export const Tag = Object.freeze({
   CLOSED: 10,
   FRAME: 11,
   MESSAGE_START: 12,
+  COMPRESSED: 13,
 });
 
 /** Bits of an event record's flags: the payload lies in the side buffer;
@@ -53,13 +54,14 @@ export const Tag = Object.freeze({
 export const Flag = Object.freeze({ SIDE: 1, OWES_REPLY: 2 });
 
 /** Parts of an event's arg: the message kind, a piece's FIN, all-ASCII
- * text, a message the host may take straight from its input; a close
- * code, and a clean close. */
+ * text, a message the host may take straight from its input, a traced
+ * compressed message that was sent; a close code, and a clean close. */
 export const Arg = Object.freeze({
   KIND: 0xff,
   FIN: 0x100,
   ASCII: 0x200,
   DIRECT: 0x400,
+  OUTGOING: 0x800,
   CODE: 0xffff,
   CLEAN: 0x10000,
 });

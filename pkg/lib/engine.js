@@ -34,7 +34,7 @@ import { POOL_MIN, takeBuffer } from "./pool.js";
 export { ReadyState, Status, Tag } from "./contract.js";
 
 const { TEXT, BINARY } = Kind;
-const { KIND, FIN, ASCII, DIRECT, CODE, CLEAN } = Arg;
+const { KIND, FIN, ASCII, DIRECT, OUTGOING, CODE, CLEAN } = Arg;
 
 /** Binary messages of at least this many bytes in one frame are assembled
  * here, in memory of their own (the engine's `host_assembly`): a masked one
@@ -290,8 +290,9 @@ export class Engine {
    * Reads the events the last call reported into `queue`, each as a plain
    * value: MESSAGE a string or an ArrayBuffer; PING and PONG a Uint8Array;
    * OPEN { protocol, extensions }; CLOSE_RECEIVED and CLOSED { code,
-   * reason } (CLOSED with wasClean); ERROR its message; FRAME a trace
-   * record; CLOSE_TRANSPORT whether to write the output first. The pieces
+   * reason } (CLOSED with wasClean); ERROR its message; FRAME and
+   * COMPRESSED a trace record; CLOSE_TRANSPORT whether to write the output
+   * first. The pieces
    * of a message assembled here become one MESSAGE.
    */
   #collect() {
@@ -349,6 +350,15 @@ export class Engine {
             v.getFloat64(p + E_SIZE, true),
             mem.u8.slice(start, end),
           );
+          break;
+        case Tag.COMPRESSED:
+          value = {
+            kind: "compressed",
+            direction: arg & OUTGOING ? "sent" : "received",
+            opcode: arg & KIND,
+            length: v.getFloat64(p + E_SIZE, true),
+            preview: mem.u8.slice(start, end),
+          };
           break;
         case Tag.OPEN: {
           const names = text.decode(mem.text, start, end);

@@ -17,7 +17,9 @@ const utf8 = new TextDecoder();
 
 /**
  * One record as text: a head as its lines, a frame as one line with its
- * direction, opcode, FIN, RSV bits, masking, length and a payload preview.
+ * direction, opcode, FIN, RSV bits, masking, length and a payload preview,
+ * and a compressed message as one line with its length uncompressed and
+ * the start of it.
  */
 export function formatTrace(record) {
   const arrow = record.direction === "sent" ? "→" : "←";
@@ -29,6 +31,10 @@ export function formatTrace(record) {
       .join("\n");
   }
   const op = OPCODES[record.opcode] ?? `op${record.opcode}`;
+  if (record.kind === "compressed") {
+    const how = record.direction === "sent" ? "deflated from" : "inflated to";
+    return `${arrow} ${op.padEnd(6)} ${how} len=${record.length}${preview(record.preview, record.length, record.opcode === 1)}`;
+  }
   const rsv = record.rsv.toString(2).padStart(3, "0");
   const bits = `${record.fin ? "FIN" : "fin"} rsv=${rsv} ${record.masked ? "masked" : "unmasked"}`;
   let shown = preview(record.preview, record.length, record.opcode <= 1);

@@ -464,6 +464,7 @@ export class WebSocket extends EventTarget {
         this.dispatchEvent(new Event("open"));
         break;
       case Tag.FRAME:
+      case Tag.COMPRESSED:
         this.#trace?.(value);
         break;
       case Tag.MESSAGE:

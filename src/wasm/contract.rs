@@ -104,6 +104,7 @@ pub fn contract() -> String {
                 ("CLOSED", tag::CLOSED as u32),
                 ("FRAME", tag::FRAME as u32),
                 ("MESSAGE_START", tag::MESSAGE_START as u32),
+                ("COMPRESSED", tag::COMPRESSED as u32),
             ],
         ),
         (
@@ -120,6 +121,7 @@ pub fn contract() -> String {
                 ("FIN", tag::FIN),
                 ("ASCII", tag::ASCII),
                 ("DIRECT", tag::DIRECT),
+                ("OUTGOING", tag::OUTGOING),
                 ("CODE", 0xFFFF),
                 ("CLEAN", tag::CLEAN),
             ],

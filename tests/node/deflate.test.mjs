@@ -235,3 +235,42 @@ test("a 256 MiB bomb against a 1 MiB limit: 1009, and the server's memory barely
   assert.ok(grown < 64, `RSS grew by ${grown.toFixed(1)} MiB`);
   t.diagnostic(`the bomb raised RSS by ${grown.toFixed(1)} MiB`);
 });
+
+test("the CLI: serve --deflate, connect offers by default, --trace shows RSV1 and both lengths", async (t) => {
+  const { spawn } = await import("node:child_process");
+  const bin = new URL("../../pkg/bin/wasmsocket.js", import.meta.url).pathname;
+  const server = spawn(process.execPath, [
+    bin,
+    "serve",
+    "--port",
+    "0",
+    "--deflate",
+    "--trace",
+  ]);
+  t.after(() => server.kill());
+  let out = "";
+  server.stdout.on("data", (d) => (out += d));
+  await within(
+    new Promise((resolve) => server.stdout.once("data", resolve)),
+    5000,
+    "the server",
+  );
+  const url = /listening on (\S+)/.exec(out)[1];
+  const client = spawn(process.execPath, [bin, "connect", url, "--trace"]);
+  let got = "";
+  client.stdout.on("data", (d) => (got += d));
+  client.stdin.end(`${json(100)}\n`);
+  const [code] = await within(onceEvent(client, "exit"), 5000, "the client");
+  assert.equal(code, 0, got);
+  assert.match(got, /connected to .* \(permessage-deflate\)/);
+  assert.match(got, /→ text {3}FIN rsv=100 masked len=\d+/);
+  assert.match(
+    got,
+    new RegExp(`→ text {3}deflated from len=${json(100).length} `),
+  );
+  assert.match(
+    got,
+    new RegExp(`← text {3}inflated to len=${json(100).length} `),
+  );
+  assert.match(out, /← text {3}FIN rsv=100 masked/);
+});
