@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need, from the package registries
 # only: the wasm32 target, the wasm-bindgen CLI matching Cargo.toml's pin, the
-# npm dev dependencies, and (for the browser test) Debian's Chromium.
+# npm dev dependencies, Python's `websockets` in a venv (an interop peer of
+# the tests), and (for the browser test) Debian's Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,15 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dev dependencies"
   npm ci --no-audit --no-fund
+fi
+
+# Pinned here, not in a requirements file: the one Python package the tests use.
+py_websockets=15.0.1
+if ! target/py-websockets/bin/python -c "import websockets, sys; sys.exit(websockets.__version__ != '$py_websockets')" 2>/dev/null; then
+  say "installing Python websockets $py_websockets into target/py-websockets"
+  rm -rf target/py-websockets
+  python3 -m venv target/py-websockets
+  target/py-websockets/bin/pip install -q --disable-pip-version-check "websockets==$py_websockets"
 fi
 
 if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null; then

@@ -2,7 +2,9 @@
 // tests/browser/page.html in headless Chromium (Debian's, via playwright-core)
 // and checks what the page reports in `window.__result`. The page runs twice:
 // once as the browser is (the SIMD build loads), once with the SIMD probe
-// made to fail (the scalar fallback loads).
+// made to fail (the scalar fallback loads). A third pass has Chromium's own
+// WebSocket talk to the package's Node server with permessage-deflate on
+// (browsers always offer it).
 //
 //   node tests/browser/run.mjs     CHROMIUM=/path/to/chromium to override
 //
@@ -15,6 +17,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
+
+import { WebSocketServer } from "../../pkg/lib/node/index.js";
 
 const root = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const started = performance.now();
@@ -220,6 +224,75 @@ function assertResult(flavour, result) {
   );
 }
 
+/** Chromium's own WebSocket against the package's server with
+ * permessage-deflate: what it offers and agrees, and echoes both ways. */
+async function nativeToPackageServer(browser) {
+  console.log("--- Chromium's WebSocket to the package's server");
+  const wss = new WebSocketServer({
+    port: 0,
+    host: "127.0.0.1",
+    perMessageDeflate: true,
+  });
+  await new Promise((resolve) => wss.once("listening", resolve));
+  let offered = null;
+  wss.on("connection", (ws, request) => {
+    offered = request.headers["sec-websocket-extensions"];
+    ws.binaryType = "arraybuffer";
+    ws.onmessage = (e) => ws.send(e.data);
+  });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const url = `ws://127.0.0.1:${wss.address().port}/`;
+    const r = await page.evaluate(async (url) => {
+      const ws = new WebSocket(url);
+      ws.binaryType = "arraybuffer";
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = () => reject(new Error("no open"));
+      });
+      const echo = (data) =>
+        new Promise((resolve) => {
+          ws.onmessage = (e) => resolve(e.data);
+          ws.send(data);
+        });
+      const text = JSON.stringify(
+        Array.from({ length: 3000 }, (_, i) => ({ id: i, tag: "x" })),
+      );
+      const bytes = new TextEncoder().encode(text);
+      const gotText = await echo(text);
+      const gotBytes = new Uint8Array(await echo(bytes));
+      const closed = new Promise((resolve) => (ws.onclose = resolve));
+      ws.close(1000);
+      const close = await closed;
+      return {
+        extensions: ws.extensions,
+        text: gotText === text,
+        binary:
+          gotBytes.length === bytes.length &&
+          gotBytes.every((b, i) => b === bytes[i]),
+        clean: close.wasClean,
+      };
+    }, url);
+    check(
+      "Chromium offers permessage-deflate",
+      /^permessage-deflate/.test(offered ?? ""),
+      offered,
+    );
+    check(
+      "the server agrees it",
+      r.extensions === "permessage-deflate",
+      r.extensions,
+    );
+    check("60 KB of JSON text echoed, compressed both ways", r.text);
+    check("the same as binary", r.binary);
+    check("closed cleanly", r.clean);
+  } finally {
+    await context.close();
+    await wss.close();
+  }
+}
+
 let browser;
 try {
   browser = await chromium.launch({
@@ -241,6 +314,7 @@ try {
   for (const flavour of ["simd", "scalar"]) {
     assertResult(flavour, await runPage(browser, flavour));
   }
+  await nativeToPackageServer(browser);
 } catch (e) {
   failures.push(`harness: ${e.message.split("\n")[0]}`);
   console.log(e.stack ?? e);

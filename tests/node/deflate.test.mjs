@@ -274,3 +274,46 @@ test("the CLI: serve --deflate, connect offers by default, --trace shows RSV1 an
   );
   assert.match(out, /← text {3}FIN rsv=100 masked/);
 });
+
+/** The Python of the venv scripts/setup.sh makes with `websockets`. */
+const PYTHON = new URL("../../target/py-websockets/bin/python", import.meta.url)
+  .pathname;
+
+test("Python websockets (compression on by default) against the package, both ways", async (t) => {
+  const { spawn } = await import("node:child_process");
+  const { existsSync } = await import("node:fs");
+  const script = new URL("./fixtures/py_peer.py", import.meta.url).pathname;
+  assert.ok(
+    existsSync(PYTHON),
+    "target/py-websockets is missing: scripts/setup.sh makes it (this test cannot run without it)",
+  );
+  // Python client, package server.
+  const url = await packageServer(t, true);
+  const client = spawn(PYTHON, [script, "connect", url]);
+  let out = "";
+  client.stdout.on("data", (d) => (out += d));
+  client.stderr.on("data", (d) => (out += d));
+  const [code] = await within(
+    onceEvent(client, "exit"),
+    20000,
+    "the Python client",
+  );
+  assert.equal(code, 0, out);
+  assert.deepEqual(JSON.parse(out), {
+    extensions: ["permessage-deflate"],
+    ok: true,
+  });
+  // Package client, Python server.
+  const server = spawn(PYTHON, [script, "serve"]);
+  t.after(() => server.kill());
+  const [line] = await within(
+    onceEvent(server.stdout, "data"),
+    20000,
+    "the Python server",
+  );
+  const { port } = JSON.parse(line);
+  const ws = await open(`ws://127.0.0.1:${port}/`);
+  assert.match(ws.extensions, /^permessage-deflate/);
+  await echoes(ws, MESSAGES);
+  await closed(ws);
+});
