@@ -80,6 +80,8 @@ export interface WebSocketOptions {
   closeTimeout?: number;
   /** Most pings the peer may send while their pong waits for it to read (default 64); one more closes with 1008. */
   maxHeldPings?: number;
+  /** Offer permessage-deflate (default `true`, as browsers do); `false` offers nothing. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Called with both handshake heads and every frame, as the engine read or wrote them. */
   trace?: (record: TraceRecord) => void;
 }
@@ -98,7 +100,36 @@ export type TraceRecord =
       length: number;
       /** The first bytes of the payload, unmasked. */
       preview: Uint8Array;
+    }
+  | {
+      /** A message permessage-deflate compressed (sent) or inflated (received). */
+      kind: "compressed";
+      direction: "sent" | "received";
+      /** 1 text, 2 binary. */
+      opcode: number;
+      /** Its length uncompressed. */
+      length: number;
+      /** Its first bytes, uncompressed. */
+      preview: Uint8Array;
     };
+
+/** permessage-deflate (RFC 7692) settings, in ws's shape. */
+export interface PerMessageDeflateOptions {
+  /** The server starts every message afresh (a client asks, a server imposes it). */
+  serverNoContextTakeover?: boolean;
+  /** The client starts every message afresh (a client offers, a server asks). */
+  clientNoContextTakeover?: boolean;
+  /** Largest window of the server's compressor, 8–15 (8 is used as 9, as zlib does); `true` for no value. */
+  serverMaxWindowBits?: number | true;
+  /** Largest window of the client's compressor, 8–15; `true` for no value. */
+  clientMaxWindowBits?: number | true;
+  /** Messages shorter than this many bytes are sent uncompressed (default 1024). */
+  threshold?: number;
+  /** zlib's compression level, 0–9 (default 6). */
+  level?: number;
+  /** ws's spelling of `level`. */
+  zlibDeflateOptions?: { level?: number };
+}
 
 export declare class CloseEvent extends Event {
   constructor(
@@ -298,6 +329,8 @@ export interface ServerOptions {
   /** Ms to wait for a client's side of the closing handshake (default 5000). */
   closeTimeout?: number;
   maxHeldPings?: number;
+  /** Accept permessage-deflate when a client offers it (default `false`, as ws). */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
   trace?: (record: TraceRecord) => void;
 }
 

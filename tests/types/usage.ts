@@ -38,6 +38,12 @@ const options: WebSocketOptions = {
   keepalive: 30_000,
   handshakeTimeout: 10_000,
   closeTimeout: 5_000,
+  maxHeldPings: 32,
+  perMessageDeflate: {
+    clientMaxWindowBits: true,
+    serverNoContextTakeover: true,
+    level: 1,
+  },
 };
 const ws = new WebSocket(
   "ws://in-page.test/echo",
@@ -155,3 +161,18 @@ export {
   viaTransport,
   withUrl,
 };
+
+// permessage-deflate: off for one client, and the trace record of a compressed message.
+const noDeflate = new WebSocket("ws://x.test/", [], {
+  perMessageDeflate: false,
+});
+const traced = new WebSocket("ws://x.test/", [], {
+  trace: (record) => {
+    if (record.kind === "compressed") {
+      const length: number = record.length;
+      const direction: "sent" | "received" = record.direction;
+      void [length, direction];
+    }
+  },
+});
+void [noDeflate, traced];
