@@ -8,7 +8,7 @@
 //
 // Environment knobs:
 //   BENCH_QUICK=1        tiny sizes, one round, short timings
-//   BENCH_ONLY=a,b       only these sections (size, native, parse, echo, scale)
+//   BENCH_ONLY=a,b       only these sections (size, native, parse, echo, scale, deflate)
 //   BENCH_ROUNDS=n       interleaved rounds for parse and echo (default 3 and 5)
 //   BENCH_IDLE=n         idle connections in the scale test (default 10000)
 //   BENCH_CHURN=n        connect/close cycles in the churn (default 100000)
@@ -20,6 +20,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 
+import { deflateSection } from "./lib/deflate.js";
 import { echoSection } from "./lib/echo.js";
 import { nativeSection } from "./lib/native.js";
 import { parseSection } from "./lib/parse.js";
@@ -126,6 +127,7 @@ const sections = [
   ["parse", () => parseSection({ quick })],
   ["echo", () => echoSection({ quick })],
   ["scale", () => scaleSection({ quick })],
+  ["deflate", () => deflateSection({ quick })],
 ];
 for (const [name, run] of sections) {
   if (only && !only.includes(name)) continue;

@@ -43,6 +43,12 @@ pub trait Extension {
     /// The connection is quiet: give back what memory can be given back
     /// without changing what later messages decode or encode to.
     fn trim(&mut self) {}
+
+    /// About how many bytes `trim` would give back (0 by default): a host
+    /// trims a quiet connection only when it holds something to give.
+    fn spare_memory(&self) -> usize {
+        0
+    }
 }
 
 /// An extension the engine negotiates itself (§9.1), installed through

@@ -3,6 +3,9 @@
 //
 //   node bench/echo/client.js ws|wasmsocket|undici|raw <port> '<json config>'
 //
+// config.deflate: the ws and wasmsocket clients offer permessage-deflate
+// (each with its defaults); otherwise neither does.
+//
 // Modes:
 //   pipelined  a window of messages in flight (64, or 4 for 1 MiB messages:
 //              1–4 MiB in flight); each echo received sends the next one.
@@ -36,7 +39,10 @@ async function connect() {
   const conn = { onMessage: null, send: null, close: null };
   if (impl === "wasmsocket" || impl === "undici") {
     const { WebSocket } = await import(impl);
-    const ws = new WebSocket(url);
+    const ws =
+      impl === "wasmsocket"
+        ? new WebSocket(url, [], { perMessageDeflate: Boolean(config.deflate) })
+        : new WebSocket(url);
     ws.binaryType = "arraybuffer";
     await new Promise((resolve, reject) => {
       ws.onopen = resolve;
@@ -51,7 +57,9 @@ async function connect() {
     conn.close = () => ws.close();
   } else if (impl === "ws") {
     const { WebSocket } = await import("ws");
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const ws = new WebSocket(url, {
+      perMessageDeflate: Boolean(config.deflate),
+    });
     await new Promise((resolve, reject) => {
       ws.once("open", resolve);
       ws.once("error", reject);

@@ -1,6 +1,9 @@
 // An echo server for the loopback benchmark, in its own process.
 //
-//   node bench/echo/server.js ws|wasmsocket|raw
+//   node bench/echo/server.js ws|wasmsocket|raw [deflate]
+//
+// With "deflate", the ws and wasmsocket servers accept permessage-deflate
+// (perMessageDeflate: true, both with their defaults).
 //
 // Prints {"port": N} once listening on 127.0.0.1, then echoes until killed.
 // Each server is written the way an app would write it with that library:
@@ -16,6 +19,7 @@ import net from "node:net";
 import { lengthPrefixed } from "../lib/framing.js";
 
 const impl = process.argv[2];
+const deflate = process.argv[3] === "deflate";
 
 /**
  * A 'data' listener that echoes length-prefixed messages without copying
@@ -54,7 +58,7 @@ if (impl === "ws") {
   const server = new WebSocketServer({
     port: 0,
     host,
-    perMessageDeflate: false,
+    perMessageDeflate: deflate,
   });
   server.on("connection", (ws) => {
     ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
@@ -63,7 +67,11 @@ if (impl === "ws") {
   server.on("listening", () => ready(server.address().port));
 } else if (impl === "wasmsocket") {
   const { WebSocketServer } = await import("wasmsocket");
-  const server = new WebSocketServer({ port: 0, host });
+  const server = new WebSocketServer({
+    port: 0,
+    host,
+    perMessageDeflate: deflate,
+  });
   server.on("connection", (ws) => {
     ws.binaryType = "arraybuffer";
     ws.onmessage = (event) => ws.send(event.data);

@@ -155,6 +155,35 @@ export function barChecks(r) {
       });
     }
   }
+  const d = r.deflate;
+  if (d) {
+    const q = (cell) =>
+      d.echo["wasmsocket-wasmsocket"][cell].mbps / d.echo["ws-ws"][cell].mbps;
+    const cells = Object.keys(d.echo["ws-ws"]);
+    const at1k = q("text-1024");
+    checks.push({
+      pass: at1k >= 5,
+      text: `permessage-deflate echo, wasmsocket ↔ wasmsocket ≥ 5× ws ↔ ws at 1 KiB of JSON-like text: ${ratio(at1k)}`,
+    });
+    const slower = cells.filter((c) => !(q(c) >= 1));
+    checks.push({
+      pass: slower.length === 0,
+      text: `permessage-deflate echo no slower than ws at any size, text and binary: ${cells.map((c) => `${c.replace("-", " ")} ${ratio(q(c))}`).join(", ")}`,
+    });
+    const per = (impl, f) =>
+      median(d.idle[impl].map((x) => x.perConnection[f]));
+    const wsMem = per("ws", "rss");
+    const wkMem = per("wasmsocket", "rss");
+    checks.push({
+      pass: wkMem <= wsMem,
+      text: `Memory per idle connection with compression agreed and used once ≤ ws's: RSS ${kib(wkMem)} vs ${kib(wsMem)} (${ratio(wkMem / wsMem)}); wasm memory ${kib(per("wasmsocket", "wasm"))}`,
+    });
+    const b = d.bomb.wasmsocket;
+    checks.push({
+      pass: b.closeCode === 1009 && b.rssGrowth < 64 * 2 ** 20,
+      text: `A 256 MiB bomb (${kib(b.bombBytes)} on the wire) against a 1 MiB limit: close ${b.closeCode}, RSS +${mib(b.rssGrowth)} (ws: close ${d.bomb.ws.closeCode}, +${mib(d.bomb.ws.rssGrowth)}); pass = 1009 and under +64 MiB`,
+    });
+  }
   return checks;
 }
 
@@ -399,6 +428,73 @@ export function markdown(r) {
         ],
         crow,
         1,
+      ),
+      "",
+    );
+  }
+
+  if (r.deflate) {
+    const d = r.deflate;
+    out.push(
+      "## permessage-deflate",
+      "",
+      `Echo over loopback TCP as above (pipelined, ${rounds(d.rounds)} interleaved, medians), with permessage-deflate agreed at both ends: ws with \`perMessageDeflate: true\` (Node's zlib, asynchronous), the package with its defaults (the same parameters: context takeover both ways, 15-bit windows, level 6, threshold 1024 B). Text is the ASCII JSON of the other sections (it compresses); binary is pseudo-random bytes (it does not).`,
+      "",
+    );
+    const header = ["size", "kind", ...d.pairs.map((p) => p.label)];
+    const rows = [];
+    for (const kind of d.config.kinds)
+      for (const size of d.config.sizes) {
+        const base = d.echo["ws-ws"][`${kind}-${size}`].mbps;
+        rows.push([
+          sizeLabel(size),
+          kind,
+          ...d.pairs.map((p) => {
+            const m = d.echo[p.id][`${kind}-${size}`].mbps;
+            return p.id === "ws-ws" ? num(m) : `${num(m)} (${ratio(m / base)})`;
+          }),
+        ]);
+      }
+    out.push(
+      "### Throughput (pipelined), MB/s of payload (ratio to ws ↔ ws)",
+      "",
+    );
+    out.push(table(header, rows), "");
+    const per = (impl, f) =>
+      median(d.idle[impl].map((x) => x.perConnection[f]));
+    out.push(
+      `### Idle connections after one compressed message`,
+      "",
+      `${d.n.toLocaleString("en-US")} connections to one server process, each offering permessage-deflate and sending one compressed 2 KiB JSON message, which the server echoes (compressed), then idle; memory per connection after a full GC, as in the scale section (medians of ${d.idle.ws.length} runs).`,
+      "",
+      table(
+        [
+          "server",
+          "RSS / conn",
+          "JS heap / conn",
+          "external / conn",
+          "wasm memory / conn",
+        ],
+        ["ws", "wasmsocket"].map((impl) => [
+          impl,
+          kib(per(impl, "rss")),
+          kib(per(impl, "heapUsed")),
+          kib(per(impl, "external")),
+          kib(per(impl, "wasm")),
+        ]),
+      ),
+      "",
+      "### A compression bomb",
+      "",
+      `256 MiB of zeros deflated to ${kib(d.bomb.wasmsocket.bombBytes)}, sent as one compressed frame to a server whose message limit is 1 MiB (ws: \`maxPayload\`, the package: \`maxMessageSize\`), in one process with the raw client; RSS growth from before the frame to after the server closed.`,
+      "",
+      table(
+        ["server", "close code", "RSS growth"],
+        ["ws", "wasmsocket"].map((impl) => [
+          impl,
+          String(d.bomb[impl].closeCode),
+          mib(d.bomb[impl].rssGrowth),
+        ]),
       ),
       "",
     );

@@ -9,10 +9,12 @@ import { benchDir, forkRpc, log, median, sleep } from "./util.js";
 const serverScript = path.join(benchDir, "scale/server.js");
 const clientScript = path.join(benchDir, "scale/client.js");
 
-async function withServer(impl, run) {
-  const server = forkRpc(serverScript, [impl], { nodeArgs: ["--expose-gc"] });
+async function withServer(impl, run, extra = []) {
+  const server = forkRpc(serverScript, [impl, ...extra], {
+    nodeArgs: ["--expose-gc"],
+  });
   const { port } = await server.ready;
-  const client = forkRpc(clientScript, [String(port)]);
+  const client = forkRpc(clientScript, [String(port), ...extra]);
   try {
     return await run(server, client);
   } finally {
@@ -23,43 +25,48 @@ async function withServer(impl, run) {
 
 const mem = async (server) => (await server.call({ cmd: "mem" })).mem;
 
-/** One idle-connections run: open n, measure, close all, measure. */
-async function idleRun(impl, n, concurrency) {
-  return withServer(impl, async (server, client) => {
-    // Warm the server up (JIT, first allocations) with a few connections.
-    await client.call({ cmd: "churn", n: 200, concurrency: 20 });
-    const before = await mem(server);
-    const cpu0 = (await server.call({ cmd: "cpu" })).cpuMs;
-    const opened = await client.call({ cmd: "open", n, concurrency });
-    const cpu1 = (await server.call({ cmd: "cpu" })).cpuMs;
-    await sleep(200);
-    const after = await mem(server);
-    const closed = await client.call({ cmd: "closeAll", concurrency });
-    await sleep(200);
-    const end = await mem(server);
-    const per = (k) => (after[k] - before[k]) / n;
-    return {
-      n,
-      opened: opened.done,
-      failed: opened.failed,
-      openMs: opened.ms,
-      handshakesPerSec: opened.done / (opened.ms / 1000),
-      serverCpuUsPerHandshake: ((cpu1 - cpu0) * 1000) / opened.done,
-      closeMs: closed.ms,
-      openAfter: after.open,
-      openAtEnd: end.open,
-      perConnection: {
-        rss: per("rss"),
-        heapUsed: per("heapUsed"),
-        external: per("external"),
-        wasm: per("wasm"),
-        heapPlusWasm: per("heapUsed") + per("wasm"),
-      },
-      before,
-      after,
-      end,
-    };
-  });
+/** One idle-connections run: open n, measure, close all, measure. `extra`:
+ * arguments for both scripts ("deflate"). */
+export async function idleRun(impl, n, concurrency, extra = []) {
+  return withServer(
+    impl,
+    async (server, client) => {
+      // Warm the server up (JIT, first allocations) with a few connections.
+      await client.call({ cmd: "churn", n: 200, concurrency: 20 });
+      const before = await mem(server);
+      const cpu0 = (await server.call({ cmd: "cpu" })).cpuMs;
+      const opened = await client.call({ cmd: "open", n, concurrency });
+      const cpu1 = (await server.call({ cmd: "cpu" })).cpuMs;
+      await sleep(200);
+      const after = await mem(server);
+      const closed = await client.call({ cmd: "closeAll", concurrency });
+      await sleep(200);
+      const end = await mem(server);
+      const per = (k) => (after[k] - before[k]) / n;
+      return {
+        n,
+        opened: opened.done,
+        failed: opened.failed,
+        openMs: opened.ms,
+        handshakesPerSec: opened.done / (opened.ms / 1000),
+        serverCpuUsPerHandshake: ((cpu1 - cpu0) * 1000) / opened.done,
+        closeMs: closed.ms,
+        openAfter: after.open,
+        openAtEnd: end.open,
+        perConnection: {
+          rss: per("rss"),
+          heapUsed: per("heapUsed"),
+          external: per("external"),
+          wasm: per("wasm"),
+          heapPlusWasm: per("heapUsed") + per("wasm"),
+        },
+        before,
+        after,
+        end,
+      };
+    },
+    extra,
+  );
 }
 
 /** The churn: n open+close cycles, memory sampled every `every`. */

@@ -1,7 +1,9 @@
 // The server side of the scale benchmark, forked by bench/run.js with an IPC
 // channel and --expose-gc.
 //
-//   node --expose-gc bench/scale/server.js ws|wasmsocket
+//   node --expose-gc bench/scale/server.js ws|wasmsocket [deflate]
+//
+// With "deflate", the server accepts permessage-deflate (its defaults).
 //
 // Listens on 127.0.0.1, sends { port } once listening, and answers
 // { cmd: "mem" } with the process's memory after a full GC: RSS, JS heap
@@ -13,6 +15,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
 const impl = process.argv[2];
+const deflate = process.argv[3] === "deflate";
 const host = "127.0.0.1";
 let open = 0;
 let accepted = 0;
@@ -24,7 +27,7 @@ if (impl === "ws") {
     port: 0,
     host,
     backlog: 4096,
-    perMessageDeflate: false,
+    perMessageDeflate: deflate,
   });
   server.on("connection", (ws) => {
     open++;
@@ -40,7 +43,11 @@ if (impl === "ws") {
   // this workspace's pkg/), so this is the package's wasm memory.
   const { wasm_memory } = await import("../../pkg/wasm/wasmsocket.js");
   wasmBytes = () => wasm_memory().buffer.byteLength;
-  const server = new WebSocketServer({ port: 0, host });
+  const server = new WebSocketServer({
+    port: 0,
+    host,
+    perMessageDeflate: deflate,
+  });
   server.on("connection", (ws) => {
     open++;
     accepted++;

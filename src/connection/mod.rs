@@ -494,7 +494,8 @@ impl Connection {
     /// for a while and this says so.
     pub fn wants_trim(&self) -> bool {
         let held = self.events.capacity() + self.out.capacity() + self.receiver.capacity();
-        let held = held + self.in_place_capacity();
+        let spare = self.extension.as_deref().map_or(0, |e| e.spare_memory());
+        let held = held + self.in_place_capacity() + spare;
         held > crate::event::WORKING_SIZE && !self.receiver.mid_message()
     }
 

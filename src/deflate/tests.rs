@@ -312,3 +312,44 @@ fn data_that_does_not_inflate_fails_with_1007() {
         .unwrap_err();
     assert_eq!(err.close_code(), 1007);
 }
+
+#[test]
+fn a_quiet_connection_drops_its_zlib_states_and_keeps_its_context() {
+    let (mut c, mut s) = pair(DeflateOptions::default(), DeflateOptions::default());
+    let m = json(60);
+    let first = roundtrip(&mut *c, &mut *s, &m);
+    assert_eq!(first, m);
+    assert!(c.spare_memory() > 0 && s.spare_memory() > 0);
+    c.trim();
+    s.trim();
+    assert_eq!((c.spare_memory(), s.spare_memory()), (0, 0));
+    // The window survives: the same message again compresses to a few
+    // bytes of back-references, and inflates.
+    let mut wire = Vec::new();
+    assert!(c.encode(&m, &mut wire));
+    assert!(wire.len() < 32, "{} bytes", wire.len());
+    let mut out = Vec::new();
+    s.decode(&wire, true, &mut out, usize::MAX).unwrap();
+    assert_eq!(out, m);
+}
+
+#[test]
+fn random_bytes_go_uncompressed_and_text_does_not() {
+    let (mut c, _) = pair(DeflateOptions::default(), DeflateOptions::default());
+    let mut x: u32 = 7;
+    let random: Vec<u8> = (0..64 << 10)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    assert!(!c.encode(&random, &mut Vec::new()), "random: sent as it is");
+    assert!(c.encode(&json(3000), &mut Vec::new()), "text: compressed");
+    let zeros_and_noise: Vec<u8> = random.iter().map(|b| b & 0x0f).collect();
+    assert!(
+        c.encode(&zeros_and_noise, &mut Vec::new()),
+        "4 bits of noise a byte"
+    );
+}
