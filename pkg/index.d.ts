@@ -285,15 +285,16 @@ export interface ServerRequest {
   href: string;
 }
 
-/** Node only: options of `WebSocketServer`. */
+/** Options of `WebSocketServer`. `port`, `host`, `tls` and `server` are Node
+ * only; elsewhere connections come in through `accept(transport)`. */
 export interface ServerOptions {
-  /** Listen on this port (0 = any free port). */
+  /** Node only: listen on this port (0 = any free port). */
   port?: number;
-  /** The address to listen on. */
+  /** Node only: the address to listen on. */
   host?: string;
-  /** `tls.createServer` options (key, cert, …): serve wss:. */
+  /** Node only: `tls.createServer` options (key, cert, …): serve wss:. */
   tls?: Record<string, unknown>;
-  /** Attach to this `http.Server`/`https.Server`'s `upgrade` event instead of listening. */
+  /** Node only: attach to this `http.Server`/`https.Server`'s `upgrade` event instead of listening. */
   server?: {
     on(event: "upgrade", listener: (...args: any[]) => void): unknown;
     off(event: "upgrade", listener: (...args: any[]) => void): unknown;
@@ -334,17 +335,20 @@ export interface ServerOptions {
   trace?: (record: TraceRecord) => void;
 }
 
-/** Node only: accepts WebSocket connections and hands out the same WebSocket objects the client side uses. */
+/** Accepts WebSocket connections and hands out the same WebSocket objects the
+ * client side uses. In every runtime it accepts over any transport
+ * (`accept`); in Node it also listens, or takes an http(s).Server's upgrades. */
 export declare class WebSocketServer {
   constructor(options?: ServerOptions, onListening?: () => void);
   /** The open connections. */
   readonly clients: Set<WebSocket>;
-  /** The listening address, as `net.Server#address()`. */
+  /** Node only: the listening address, as `net.Server#address()`. */
   address(): { address: string; family: string; port: number } | string | null;
   /** Completes a handshake over any transport; resolves to the socket, or null when refused. */
   accept(
     transport: Transport | StreamPair | DuplexLike,
   ): Promise<WebSocket | null>;
+  /** Node only: from an http(s).Server's `upgrade` event. */
   accept(
     request: unknown,
     socket: DuplexLike,

@@ -2,10 +2,12 @@
 // (the SIMD build where the browser supports it, the scalar one elsewhere).
 // Browsers have no raw sockets, so every WebSocket here needs
 // `options.transport`: a WebTransport bidirectional stream or any other
-// `{ readable, writable }` byte-stream pair.
+// `{ readable, writable }` byte-stream pair. The server side is here too
+// (`WebSocketServer#accept(transport)`), so a page can run both ends.
 
 import init from "../wasm/wasmsocket.js";
 import { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
+import { WebSocketServer } from "./server.js";
 import { formatTrace } from "./trace.js";
 import { streamTransport } from "./transport.js";
 import { control, WebSocket } from "./websocket.js";
@@ -33,5 +35,6 @@ export {
   MessageEvent,
   streamTransport,
   WebSocket,
+  WebSocketServer,
 };
 export default WebSocket;

@@ -1,11 +1,9 @@
 // Runs in headless Chromium (see run.mjs). A client `WebSocket` from the
-// package's browser entry talks, over two crossed TransformStreams, to a
-// server-side engine in the same page driven through the low-level
-// `Engine` wrapper. Results go to `window.__result`; `window.__done` is set
+// package's browser entry talks, over two crossed TransformStreams, to the
+// entry's own server side (`WebSocketServer#accept`) in the same page. Results go to `window.__result`; `window.__done` is set
 // when the run is over (pass or fail).
 
-import { CloseEvent, WebSocket } from "/pkg/lib/browser.js";
-import * as engineModule from "/pkg/lib/engine.js";
+import { CloseEvent, WebSocket, WebSocketServer } from "/pkg/lib/browser.js";
 
 // Module evaluation starts once browser.js has fetched and compiled the wasm
 // (top-level await), so this is the load time from navigation start.
@@ -31,89 +29,47 @@ function withTimeout(promise, ms, what) {
   ]);
 }
 
+/** An echo server: the package's own server side, accepting over the pair. */
+function startServer(pair) {
+  const server = new WebSocketServer({
+    handleProtocols: (offered) => offered[0],
+  });
+  const closed = server.accept(pair).then(
+    (ws) =>
+      new Promise((resolve) => {
+        ws.binaryType = "arraybuffer";
+        ws.onmessage = (e) => ws.send(e.data);
+        ws.onclose = (e) =>
+          resolve({
+            received: { code: e.code, reason: e.reason },
+            wasClean: e.wasClean,
+            clients: server.clients.size,
+          });
+      }),
+  );
+  return { closed };
+}
+
 /**
- * An echo server on the low-level engine: reads client bytes from
- * `readable`, writes its own to `writable`.
+ * `writable`, passed through, noting how its writer ended it in `end.how`:
+ * "eof" for close(), "abort: …" for abort(). A write is done once queued,
+ * as with the bare stream, so bufferedAmount drains as it would.
  */
-function startServer({ Engine, Tag, makeConfig }, { readable, writable }) {
-  const engine = Engine.server(makeConfig(), performance.now());
-  const reader = readable.getReader();
+function watchEnd(writable, end) {
   const writer = writable.getWriter();
-  const seen = [];
-  let endTransport = false;
-  let ended = false;
-  const transportEnd = { how: null };
-  let received = null;
-  let error = null;
-  let closedResolve;
-  const closed = new Promise((resolve) => (closedResolve = resolve));
-
-  function pump() {
-    const q = engine.queue;
-    for (;;) {
-      while (q.length > 0) {
-        const [tag, value, release] = q.splice(0, 3);
-        // Writes the owed reply (pong, close) before anything later.
-        if (release >= 0) engine.release(release);
-        seen.push(tag);
-        switch (tag) {
-          case Tag.REQUEST: {
-            const status = engine.accept(null, null, []);
-            if (status !== 0)
-              throw new Error(`accept failed: ${engine.lastError}`);
-            break;
-          }
-          case Tag.MESSAGE: {
-            const data =
-              typeof value === "string" ? value : new Uint8Array(value);
-            const status = engine.send(data);
-            if (status !== 0)
-              throw new Error(`echo failed: ${engine.lastError}`);
-            break;
-          }
-          case Tag.CLOSE_RECEIVED:
-            received = value;
-            break;
-          case Tag.ERROR:
-            error = value;
-            break;
-          case Tag.CLOSE_TRANSPORT:
-            endTransport = true;
-            break;
-          case Tag.CLOSED:
-            closedResolve({ ...value, received, error });
-            break;
-        }
-      }
-      const out = engine.takeOutput();
-      if (out) writer.write(out).catch(() => {});
-      // Writing owed replies may raise more events (CLOSE_TRANSPORT).
-      if (q.length === 0) break;
-    }
-    if (endTransport && !ended) {
-      ended = true;
-      writer.close().catch(() => {});
-    }
-  }
-
-  (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        engine.receive(value, performance.now());
-        pump();
-      }
-      transportEnd.how = "eof";
-    } catch (e) {
-      // What the client did to its writable: an abort shows up here.
-      transportEnd.how = `error: ${e}`;
-    }
-    engine.transportClosed(performance.now());
-    pump();
-  })();
-
-  return { closed, seen, transportEnd };
+  return new WritableStream({
+    write(chunk) {
+      writer.write(chunk).catch(() => {});
+    },
+    close() {
+      end.how = "eof";
+      return writer.close();
+    },
+    abort(reason) {
+      end.how = `abort: ${reason}`;
+      return writer.abort(reason);
+    },
+  });
 }
 
 function bytesEqual(a, b) {
@@ -135,13 +91,17 @@ async function main() {
   // Client → server and server → client, crossed over.
   const up = new TransformStream();
   const down = new TransformStream();
-  const server = startServer(engineModule, {
+  const server = startServer({
     readable: up.readable,
     writable: down.writable,
   });
 
+  const clientEnd = { how: null };
   const ws = new WebSocket("ws://in-page.test/echo", [], {
-    transport: { readable: down.readable, writable: up.writable },
+    transport: {
+      readable: down.readable,
+      writable: watchEnd(up.writable, clientEnd),
+    },
   });
   result.initialReadyState = ws.readyState;
   result.url = ws.url;
@@ -281,8 +241,7 @@ async function main() {
   };
   result.finalReadyState = ws.readyState;
   result.server = await withTimeout(server.closed, 10000, "server CLOSED");
-  result.serverTags = server.seen;
-  result.serverTransportEnd = server.transportEnd.how;
+  result.serverTransportEnd = clientEnd.how;
   log(
     `close: ${JSON.stringify(result.close)}; server: ${JSON.stringify(result.server)}`,
   );

@@ -12,8 +12,12 @@ import http from "node:http";
 import net from "node:net";
 import { describe, test } from "node:test";
 
+import { readFile } from "node:fs/promises";
+
 import { control, WebSocket, WebSocketServer } from "wasmsocket";
 import WsClient from "ws";
+
+import { WebSocketServer as NeutralServer } from "../../pkg/lib/server.js";
 
 import {
   asyncDuplexPair,
@@ -815,6 +819,89 @@ function httpGet(port, path) {
     `GET ${path}`,
   );
 }
+
+describe("the runtime-neutral server (the browser entry's)", () => {
+  test(
+    "its module graph, from browser.js, imports no node: module",
+    T,
+    async () => {
+      const seen = new Set();
+      const visit = async (url) => {
+        if (seen.has(url.href)) return;
+        seen.add(url.href);
+        const source = await readFile(url, "utf8");
+        for (const [, spec] of source.matchAll(
+          /^(?:import|export)\b[^;]*?from\s+"([^"]+)"/gms,
+        )) {
+          assert.ok(
+            !spec.startsWith("node:"),
+            `${url.pathname} imports ${spec}`,
+          );
+          if (spec.startsWith(".")) await visit(new URL(spec, url));
+        }
+      };
+      await visit(new URL("../../pkg/lib/browser.js", import.meta.url));
+      const names = [...seen].map((href) => href.split("/pkg/lib/")[1]);
+      assert.ok(names.includes("server.js"), names.join(", "));
+    },
+  );
+
+  test(
+    "accepts over a stream pair, with its hooks and events, and closes with 1001",
+    T,
+    async (t) => {
+      const server = new NeutralServer({
+        handleProtocols: (offered) => offered.at(-1),
+        verifyClient: (req) => req.path === "/ok",
+      });
+      t.after(() => server.close());
+      assert.equal(server.address(), null);
+      const seen = [];
+      const first = (ws) => seen.push(["first", ws.protocol]);
+      server.on("connection", first);
+      server.once("connection", (ws, req) => seen.push(["once", req.path]));
+      const pair = (path) => {
+        const up = new TransformStream();
+        const down = new TransformStream();
+        const accepted = server.accept({
+          readable: up.readable,
+          writable: down.writable,
+        });
+        const client = ownClient(t, `ws://neutral.test${path}`, {
+          protocols: ["a", "b"],
+          transport: { readable: down.readable, writable: up.writable },
+        });
+        return { accepted, client };
+      };
+
+      const one = pair("/ok");
+      await one.client.rec.next("open");
+      const ws = await within(one.accepted, 5000, "accept() resolving");
+      assert.equal(ws.protocol, "b");
+      assert.equal(server.clients.size, 1);
+      assert.deepEqual(seen, [
+        ["first", "b"],
+        ["once", "/ok"],
+      ]);
+      ws.onmessage = (e) => ws.send(e.data);
+      await exchange(one.client);
+
+      server.off("connection", first);
+      assert.equal(server.listenerCount("connection"), 0);
+      const refused = pair("/no");
+      assert.equal(await within(refused.accepted, 5000, "refusal"), null);
+      assert.match((await refused.client.rec.next("error")).message, /403/);
+      assert.equal(seen.length, 2);
+
+      const closed = server.close();
+      const event = await one.client.rec.next("close");
+      assert.equal(event.code, 1001);
+      await within(closed, 5000, "server.close()");
+      assert.equal(server.clients.size, 0);
+      assert.equal(await server.accept(new TransformStream()), null);
+    },
+  );
+});
 
 describe("attached to an http.Server", () => {
   async function attached(t, options = {}) {

@@ -1,27 +1,15 @@
-// The server half for Node: accepts WebSocket connections on its own port,
-// from an existing http(s).Server's `upgrade` event, or over any transport
-// handed to `accept`, and gives the application the same WHATWG-shaped
-// WebSocket the client side uses.
-//
-// The engine reads and judges every opening request, whatever its source:
-// requests that Node's HTTP server already parsed are written back into
-// bytes and fed through the same parser, so every refusal (400, 405, 426,
-// 431) comes from one place. The application's policy (path, origin or
-// other checks, subprotocol choice) runs between the engine's REQUEST event
-// and its answer.
+// The server half for Node: the runtime-neutral core (../server.js) on Node's
+// EventEmitter, plus what only Node has: listening on its own port (TCP or
+// TLS) and taking connections from an existing http(s).Server's `upgrade`
+// event. Requests that Node's HTTP server already parsed are written back
+// into bytes and fed through the engine's parser, so every refusal still
+// comes from one place.
 
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import tls from "node:tls";
 
-import { Engine, Status, Tag } from "../engine.js";
-import { Session } from "../session.js";
-import {
-  engineConfig,
-  toTransport,
-  traceHeads,
-  WebSocket,
-} from "../websocket.js";
+import { serverCore } from "../server.js";
 
 /**
  * @typedef {object} ServerOptions
@@ -40,21 +28,13 @@ import {
  * @property {number} [closeTimeout] default 5000 ms
  */
 
-export class WebSocketServer extends EventEmitter {
-  /** @type {Set<WebSocket>} */
-  clients = new Set();
-  #options;
-  #config;
+export class WebSocketServer extends serverCore(EventEmitter) {
   #listener = null;
   #attached = null;
-  #pending = new Set();
-  #closed = false;
 
   /** @param {ServerOptions} options */
   constructor(options = {}, onListening) {
-    super();
-    this.#options = { handshakeTimeout: 10000, closeTimeout: 5000, ...options };
-    this.#config = engineConfig(this.#options, { server: true });
+    super(options);
     if (onListening) this.once("listening", onListening);
     if (options.server) {
       this.#attached = options.server;
@@ -88,8 +68,8 @@ export class WebSocketServer extends EventEmitter {
   };
 
   /**
-   * Completes a handshake over any transport and resolves to the accepted
-   * WebSocket, or to null if the handshake was refused or failed.
+   * Completes a handshake and resolves to the accepted WebSocket, or to null
+   * if the handshake was refused or failed.
    *
    * - `accept(transport)`: the transport carries the opening request itself
    *   (a socket, a Duplex, a `{ readable, writable }` pair);
@@ -97,238 +77,21 @@ export class WebSocketServer extends EventEmitter {
    *   has read the request and `head` holds the bytes that came after it.
    */
   accept(requestOrTransport, transport, head) {
-    let request = null;
-    if (transport === undefined) transport = requestOrTransport;
-    else request = requestOrTransport;
-    return new Promise((resolve) =>
-      this.#handshake(request, transport, head, resolve),
-    );
-  }
-
-  #handshake(incoming, rawTransport, head, resolve) {
-    const transport = toTransport(rawTransport);
-    if (this.#closed) {
-      transport.destroy();
-      return resolve(null);
-    }
-    // The address is read only when asked for: a socket caches it in an
-    // object of its own, memory an idle connection need not carry.
-    const peer = {
-      get remoteAddress() {
-        return rawTransport.remoteAddress ?? incoming?.socket?.remoteAddress;
-      },
-      get remotePort() {
-        return rawTransport.remotePort ?? incoming?.socket?.remotePort;
-      },
-      secure: Boolean(rawTransport.encrypted ?? incoming?.socket?.encrypted),
-    };
-    const engine = Engine.server(this.#config, performance.now());
-    const session = new Session(engine, null);
-    let settled = false;
-    const settle = (ws) => {
-      if (settled) return;
-      settled = true;
-      this.#pending.delete(session);
-      resolve(ws);
-    };
-    session.handler = {
-      event: (tag, value) => {
-        if (tag === Tag.REQUEST) this.#decide(session, peer, settle);
-        else if (tag === Tag.ERROR)
-          this.emit("handshakeError", new Error(value), {
-            remoteAddress: peer.remoteAddress,
-            remotePort: peer.remotePort,
-          });
-        else if (tag === Tag.CLOSED) {
-          session.finish();
-          settle(null);
-        }
-      },
-    };
-    this.#pending.add(session);
-    session.attach(transport);
-    if (incoming) session.receive(requestHead(incoming));
-    if (head?.length) session.receive(head);
-  }
-
-  /**
-   * Runs the application's policy on a request, then answers it. Hooks may
-   * return promises; the common case (none, or plain values) stays
-   * synchronous, with no promise made per handshake.
-   */
-  #decide(session, peer, settle) {
-    const engine = session.engine;
-    const raw = engine.request();
-    const { rawHeaders } = raw;
-    // No prototype: a header named `constructor` or `__proto__` is a header.
-    const headers = Object.create(null);
-    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-      const key = rawHeaders[i].toLowerCase();
-      const value = rawHeaders[i + 1];
-      headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
-    }
-    const query = raw.path.indexOf("?");
-    const scheme = peer.secure ? "wss" : "ws";
-    const request = {
-      method: "GET",
-      url: raw.path,
-      path: query < 0 ? raw.path : raw.path.slice(0, query),
-      headers,
-      rawHeaders,
-      origin: headers.origin,
-      protocols: raw.protocols,
-      extensions: raw.extensions,
-      get remoteAddress() {
-        return peer.remoteAddress;
-      },
-      get remotePort() {
-        return peer.remotePort;
-      },
-      href: flat(`${scheme}://${raw.host}${raw.path}`),
-    };
-    const refuse = (status, reason, extra = {}) => {
-      session.command((e) =>
-        e.reject(status, reason, Object.entries(extra).flat().map(String)),
-      );
-      traceHeads(engine, this.#options.trace, true);
-      settle(null);
-    };
-    const failed = (error) => {
-      this.#hookFailed(error);
-      refuse(500, "Internal Server Error");
-    };
-    const o = this.#options;
-    if (o.path !== undefined && request.path !== o.path) {
-      return refuse(404, "Not Found");
-    }
-    const answer = (protocol) => {
-      if (session.finished) return settle(null);
-      this.#open(session, request, protocol || null, settle);
-    };
-    const choose = () => {
-      if (!o.handleProtocols || request.protocols.length === 0)
-        return answer(null);
-      hook(
-        () => o.handleProtocols([...request.protocols], request),
-        answer,
-        failed,
-      );
-    };
-    if (!o.verifyClient) return choose();
-    hook(
-      () => o.verifyClient(request),
-      (verdict) => {
-        if (verdict === false || verdict == null)
-          return refuse(403, "Forbidden");
-        if (typeof verdict !== "object") return choose();
-        refuse(
-          verdict.status ?? 403,
-          verdict.reason ?? "Forbidden",
-          verdict.headers,
-        );
-      },
-      failed,
-    );
-  }
-
-  /** Accepts a judged request and hands the app its socket. */
-  #open(session, request, protocol, settle) {
-    const engine = session.engine;
-    // Answer outside the session's event pump, so that the app can listen to
-    // the socket before the events that follow the answer are handled.
-    const status = engine.accept(protocol, null, []);
-    if (status !== Status.OK) {
-      this.#hookFailed(
-        new Error(`handleProtocols chose ${protocol}: ${engine.lastError}`),
-      );
-      session.command((e) => e.reject(500, "Internal Server Error", []));
-      return settle(null);
-    }
-    traceHeads(engine, this.#options.trace, true);
-    const ws = WebSocket._accepted({
-      session,
-      url: request.href,
-      protocol: protocol ?? "",
-      extensions: "",
-      trace: this.#options.trace,
-      server: this,
-    });
-    session.handler = ws;
-    this.clients.add(ws);
-    settle(ws);
-    this.emit("connection", ws, request);
-    session.pump();
-  }
-
-  /**
-   * A hook threw, rejected or chose wrongly; the request was answered 500.
-   * Reported as an `error` event where the application listens for one,
-   * else on stderr: a hook's failure (often on odd input from a peer) must
-   * not let one request end the process, as an unheard `error` would.
-   */
-  #hookFailed(error) {
-    if (this.listenerCount("error") > 0) this.emit("error", error);
-    else console.error("wasmsocket: a WebSocketServer hook failed:", error);
-  }
-
-  /** @internal An accepted socket closed (called by the socket itself, so
-   * no listener per socket is needed). */
-  _forget(ws) {
-    this.clients.delete(ws);
-  }
-
-  /**
-   * Stops accepting, closes every connection with 1001 (after what was
-   * already sent to it) and resolves once all of them are closed.
-   */
-  close(reason = "server shutting down") {
-    const listening = this.#listener;
-    if (!this.#closed) {
-      this.#closed = true;
-      listening?.close();
-      this.#attached?.off("upgrade", this.#onUpgrade);
-      for (const session of this.#pending) session.command((e) => e.abort());
-    }
-    const closing = [...this.clients].map((ws) => {
-      if (ws.readyState === WebSocket.CLOSED) return null;
-      const closed = new Promise((resolve) =>
-        ws.addEventListener("close", resolve, { once: true }),
-      );
-      ws._closeWithStatus(1001, reason);
-      return closed;
-    });
-    return Promise.all(closing).then(() => {
-      this.emit("close");
+    if (transport === undefined) return super.accept(requestOrTransport);
+    return this._accept(transport, {
+      head: [requestHead(requestOrTransport), head],
+      socket: requestOrTransport.socket,
     });
   }
-}
 
-/**
- * A copy of `s` that shares no memory with the strings it was built from.
- * Parts split from the engine's request summary are slices of it, and the
- * socket keeps its URL for its lifetime, so without this every idle
- * connection would carry the whole request text. JSON's round trip makes
- * one flat string (48 B for a short URL in Node 20); a slice of a
- * concatenation would keep the slice and its parent (80 B).
- */
-function flat(s) {
-  return JSON.parse(JSON.stringify(s));
-}
-
-/**
- * Runs an application hook and calls `next` with its result: at once for a
- * plain value, once settled for a promise. Only the hook's own throw or
- * rejection goes to `failed`; what `next` does is not the hook's failure.
- */
-function hook(call, next, failed) {
-  let result;
-  try {
-    result = call();
-  } catch (error) {
-    return failed(error);
+  /** Stops listening (or leaves the `upgrade` event), then closes as the core does. */
+  close(reason) {
+    this.#listener?.close();
+    this.#listener = null;
+    this.#attached?.off("upgrade", this.#onUpgrade);
+    this.#attached = null;
+    return super.close(reason);
   }
-  if (typeof result?.then === "function") result.then(next, failed);
-  else next(result);
 }
 
 /** Writes a request Node already parsed back into its head's bytes. */

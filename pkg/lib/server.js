@@ -1,0 +1,355 @@
+// The server half of the protocol over any transport, in any runtime: a
+// WebSocketServer whose one way in is `accept(transport)` (a stream pair such
+// as a WebTransport bidirectional stream, or any transport). It needs no
+// `node:` module, so a page can run a client and a server against each other
+// and Deno or Bun can serve over their own streams. The Node server
+// (node/server.js) adds listening and `upgrade` on top of the same core.
+//
+// The engine reads and judges every opening request, whatever its source, so
+// every refusal (400, 405, 426, 431) comes from one place. The application's
+// policy (path, origin or other checks, subprotocol choice) runs between the
+// engine's REQUEST event and its answer.
+
+import { Engine, Status, Tag } from "./engine.js";
+import { Session } from "./session.js";
+import {
+  engineConfig,
+  toTransport,
+  traceHeads,
+  WebSocket,
+} from "./websocket.js";
+
+/**
+ * The core of a server, on any event emitter base with `emit` and
+ * `listenerCount` (Node's EventEmitter, or `Emitter` below): one class
+ * written once, two bases, so the Node server stays a real EventEmitter.
+ */
+export function serverCore(Base) {
+  return class WebSocketServer extends Base {
+    /** @type {Set<WebSocket>} */
+    clients = new Set();
+    #options;
+    #config;
+    #pending = new Set();
+    #closed = false;
+
+    constructor(options = {}) {
+      super();
+      this.#options = {
+        handshakeTimeout: 10000,
+        closeTimeout: 5000,
+        ...options,
+      };
+      this.#config = engineConfig(this.#options, { server: true });
+    }
+
+    /** Where the server listens: nowhere, here (the Node server overrides). */
+    address() {
+      return null;
+    }
+
+    /**
+     * Completes a handshake over a transport that carries the opening
+     * request itself, and resolves to the accepted WebSocket, or to null if
+     * the handshake was refused or failed.
+     */
+    accept(transport) {
+      return this._accept(transport, {});
+    }
+
+    /**
+     * The handshake behind `accept`. `head` holds bytes already read from
+     * the transport (a request a runtime's HTTP server parsed, written back,
+     * and what followed it); `socket` is where the peer's address is read
+     * when the transport has none.
+     */
+    _accept(rawTransport, { head = [], socket } = {}) {
+      return new Promise((resolve) => {
+        const transport = toTransport(rawTransport);
+        if (this.#closed) {
+          transport.destroy();
+          return resolve(null);
+        }
+        // The address is read only when asked for: a socket caches it in an
+        // object of its own, memory an idle connection need not carry.
+        const peer = {
+          get remoteAddress() {
+            return rawTransport.remoteAddress ?? socket?.remoteAddress;
+          },
+          get remotePort() {
+            return rawTransport.remotePort ?? socket?.remotePort;
+          },
+          secure: Boolean(rawTransport.encrypted ?? socket?.encrypted),
+        };
+        const session = new Session(
+          Engine.server(this.#config, performance.now()),
+          null,
+        );
+        let settled = false;
+        const settle = (ws) => {
+          if (settled) return;
+          settled = true;
+          this.#pending.delete(session);
+          resolve(ws);
+        };
+        session.handler = {
+          event: (tag, value) => {
+            if (tag === Tag.REQUEST) this.#decide(session, peer, settle);
+            else if (tag === Tag.ERROR)
+              this.emit("handshakeError", new Error(value), {
+                remoteAddress: peer.remoteAddress,
+                remotePort: peer.remotePort,
+              });
+            else if (tag === Tag.CLOSED) {
+              session.finish();
+              settle(null);
+            }
+          },
+        };
+        this.#pending.add(session);
+        session.attach(transport);
+        for (const bytes of head) if (bytes?.length) session.receive(bytes);
+      });
+    }
+
+    /**
+     * Runs the application's policy on a request, then answers it. Hooks may
+     * return promises; the common case (none, or plain values) stays
+     * synchronous, with no promise made per handshake.
+     */
+    #decide(session, peer, settle) {
+      const engine = session.engine;
+      const raw = engine.request();
+      const { rawHeaders } = raw;
+      // No prototype: a header named `constructor` or `__proto__` is a header.
+      const headers = Object.create(null);
+      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+        const key = rawHeaders[i].toLowerCase();
+        const value = rawHeaders[i + 1];
+        headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
+      }
+      const query = raw.path.indexOf("?");
+      const scheme = peer.secure ? "wss" : "ws";
+      const request = {
+        method: "GET",
+        url: raw.path,
+        path: query < 0 ? raw.path : raw.path.slice(0, query),
+        headers,
+        rawHeaders,
+        origin: headers.origin,
+        protocols: raw.protocols,
+        extensions: raw.extensions,
+        get remoteAddress() {
+          return peer.remoteAddress;
+        },
+        get remotePort() {
+          return peer.remotePort;
+        },
+        href: flat(`${scheme}://${raw.host}${raw.path}`),
+      };
+      const refuse = (status, reason, extra = {}) => {
+        session.command((e) =>
+          e.reject(status, reason, Object.entries(extra).flat().map(String)),
+        );
+        traceHeads(engine, this.#options.trace, true);
+        settle(null);
+      };
+      const failed = (error) => {
+        this.#hookFailed(error);
+        refuse(500, "Internal Server Error");
+      };
+      const o = this.#options;
+      if (o.path !== undefined && request.path !== o.path) {
+        return refuse(404, "Not Found");
+      }
+      const answer = (protocol) => {
+        if (session.finished) return settle(null);
+        this.#open(session, request, protocol || null, settle);
+      };
+      const choose = () => {
+        if (!o.handleProtocols || request.protocols.length === 0)
+          return answer(null);
+        hook(
+          () => o.handleProtocols([...request.protocols], request),
+          answer,
+          failed,
+        );
+      };
+      if (!o.verifyClient) return choose();
+      hook(
+        () => o.verifyClient(request),
+        (verdict) => {
+          if (verdict === false || verdict == null)
+            return refuse(403, "Forbidden");
+          if (typeof verdict !== "object") return choose();
+          refuse(
+            verdict.status ?? 403,
+            verdict.reason ?? "Forbidden",
+            verdict.headers,
+          );
+        },
+        failed,
+      );
+    }
+
+    /** Accepts a judged request and hands the app its socket. */
+    #open(session, request, protocol, settle) {
+      const engine = session.engine;
+      // Answer outside the session's event pump, so that the app can listen
+      // to the socket before the events that follow the answer are handled.
+      const status = engine.accept(protocol, null, []);
+      if (status !== Status.OK) {
+        this.#hookFailed(
+          new Error(`handleProtocols chose ${protocol}: ${engine.lastError}`),
+        );
+        session.command((e) => e.reject(500, "Internal Server Error", []));
+        return settle(null);
+      }
+      traceHeads(engine, this.#options.trace, true);
+      const ws = WebSocket._accepted({
+        session,
+        url: request.href,
+        protocol: protocol ?? "",
+        extensions: "",
+        trace: this.#options.trace,
+        server: this,
+      });
+      session.handler = ws;
+      this.clients.add(ws);
+      settle(ws);
+      this.emit("connection", ws, request);
+      session.pump();
+    }
+
+    /**
+     * A hook threw, rejected or chose wrongly; the request was answered 500.
+     * Reported as an `error` event where the application listens for one,
+     * else on the console: a hook's failure (often on odd input from a peer)
+     * must not let one request end the process, as an unheard `error` would.
+     */
+    #hookFailed(error) {
+      if (this.listenerCount("error") > 0) this.emit("error", error);
+      else console.error("wasmsocket: a WebSocketServer hook failed:", error);
+    }
+
+    /** @internal An accepted socket closed (called by the socket itself, so
+     * no listener per socket is needed). */
+    _forget(ws) {
+      this.clients.delete(ws);
+    }
+
+    /**
+     * Stops accepting, closes every connection with 1001 (after what was
+     * already sent to it) and resolves once all of them are closed.
+     */
+    close(reason = "server shutting down") {
+      if (!this.#closed) {
+        this.#closed = true;
+        for (const session of this.#pending) session.command((e) => e.abort());
+      }
+      const closing = [...this.clients].map((ws) => {
+        if (ws.readyState === WebSocket.CLOSED) return null;
+        const closed = new Promise((resolve) =>
+          ws.addEventListener("close", resolve, { once: true }),
+        );
+        ws._closeWithStatus(1001, reason);
+        return closed;
+      });
+      return Promise.all(closing).then(() => {
+        this.emit("close");
+      });
+    }
+  };
+}
+
+/**
+ * The few methods of Node's EventEmitter the server's users call (`on`,
+ * `once`, `off`, `emit`, `listenerCount`), for runtimes without one.
+ * Listeners run in order; one that throws does not stop the others.
+ */
+export class Emitter {
+  #listeners = new Map();
+
+  on(event, listener) {
+    const list = this.#listeners.get(event) ?? [];
+    this.#listeners.set(event, [...list, listener]);
+    return this;
+  }
+
+  once(event, listener) {
+    const once = (...args) => {
+      this.off(event, once);
+      listener.apply(this, args);
+    };
+    once.listener = listener;
+    return this.on(event, once);
+  }
+
+  off(event, listener) {
+    const list = this.#listeners.get(event) ?? [];
+    const at = list.findLastIndex(
+      (l) => l === listener || l.listener === listener,
+    );
+    if (at >= 0) this.#listeners.set(event, list.toSpliced(at, 1));
+    return this;
+  }
+
+  emit(event, ...args) {
+    const list = this.#listeners.get(event);
+    if (!list?.length) return false;
+    for (const listener of list) {
+      try {
+        listener.apply(this, args);
+      } catch (error) {
+        report(error);
+      }
+    }
+    return true;
+  }
+
+  listenerCount(event) {
+    return this.#listeners.get(event)?.length ?? 0;
+  }
+}
+
+/** The server for runtimes without Node's `net` (browsers, workers, Deno or
+ * Bun serving over their own streams): `accept(transport)` only. */
+export class WebSocketServer extends serverCore(Emitter) {}
+
+/** An error no caller can take, reported as the runtime reports uncaught ones. */
+function report(error) {
+  if (typeof globalThis.reportError === "function")
+    globalThis.reportError(error);
+  else
+    setTimeout(() => {
+      throw error;
+    });
+}
+
+/**
+ * A copy of `s` that shares no memory with the strings it was built from.
+ * Parts split from the engine's request summary are slices of it, and the
+ * socket keeps its URL for its lifetime, so without this every idle
+ * connection would carry the whole request text. JSON's round trip makes
+ * one flat string (48 B for a short URL in Node 20); a slice of a
+ * concatenation would keep the slice and its parent (80 B).
+ */
+function flat(s) {
+  return JSON.parse(JSON.stringify(s));
+}
+
+/**
+ * Runs an application hook and calls `next` with its result: at once for a
+ * plain value, once settled for a promise. Only the hook's own throw or
+ * rejection goes to `failed`; what `next` does is not the hook's failure.
+ */
+function hook(call, next, failed) {
+  let result;
+  try {
+    result = call();
+  } catch (error) {
+    return failed(error);
+  }
+  if (typeof result?.then === "function") result.then(next, failed);
+  else next(result);
+}
