@@ -139,8 +139,12 @@ export class Session {
     return status;
   }
 
-  /** Runs an engine command (close, ping, …) and handles what follows. */
+  /** Runs an engine command (close, ping, …) and handles what follows.
+   * The engine's clock moves only with calls that carry the time, and a
+   * command may start a deadline (close's timeout) from it: it is brought to
+   * now first, or a close after a quiet spell would time out at once. */
   command(run) {
+    this.engine.handleTimeout(now());
     const status = run(this.engine);
     this.pump();
     return status;

@@ -921,6 +921,21 @@ describe("events", () => {
   );
 
   test(
+    "close() after a quiet spell longer than closeTimeout is still clean",
+    T,
+    async (t) => {
+      const fx = await setup(t, NET);
+      const { ws, rec } = await fx.open({ options: { closeTimeout: 200 } });
+      // The timeout counts from close(), not from the last thing heard.
+      await delay(400);
+      ws.close(1000);
+      const event = await rec.next("close");
+      assert.equal(event.code, 1000);
+      assert.equal(event.wasClean, true);
+    },
+  );
+
+  test(
     "the server dropping the TCP connection gives close 1006, wasClean false",
     T,
     async (t) => {
