@@ -248,8 +248,17 @@ export interface Control {
   ): void;
   /** Writes bytes to the transport as they are, bypassing every rule. */
   sendRaw(data: ArrayBufferLike | ArrayBufferView): void;
-  /** Closes with any code valid on the wire (1001, 1008, 1011, …). */
-  close(code: number, reason?: string): void;
+  /**
+   * Closes with any code valid on the wire (1001, 1008, 1011, …). With
+   * `keepReading`, what the peer sends until its close still fires
+   * `message`, `ping` and `pong` (a tool hears the peer out; the WHATWG
+   * `close()` drops it).
+   */
+  close(
+    code: number,
+    reason?: string,
+    options?: { keepReading?: boolean },
+  ): void;
   /** Drops the connection without a closing handshake. */
   abort(): void;
 }

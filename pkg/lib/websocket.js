@@ -200,6 +200,9 @@ export class WebSocket extends EventTarget {
   #onclose = null;
   /** The server that accepted this socket, told when it closes. */
   #server = null;
+  /** Set by `control(ws).close(…, { keepReading: true })`: messages, pings
+   * and pongs still fire while CLOSING, until the peer's close. */
+  #keepReading = false;
 
   /**
    * @param {string | URL} url
@@ -322,7 +325,10 @@ export class WebSocket extends EventTarget {
         open();
         check(session.command((e) => e.sendRaw(toBytes(data))));
       },
-      close: (code, reason = "") => this._closeWithStatus(code, reason),
+      close: (code, reason = "", { keepReading = false } = {}) => {
+        this._closeWithStatus(code, reason);
+        if (keepReading) this.#keepReading = true;
+      },
       abort: () => {
         if (this.#readyState === CLOSED) return;
         this.#readyState = CLOSING;
@@ -451,6 +457,15 @@ export class WebSocket extends EventTarget {
     else run();
   }
 
+  /** Whether what arrives now reaches the app: WHATWG drops it once close()
+   * was called; a tool that asked to keep reading hears the peer out. */
+  #reading() {
+    return (
+      this.#readyState === OPEN ||
+      (this.#readyState === CLOSING && this.#keepReading)
+    );
+  }
+
   /** Session handler: maps engine events onto DOM events, in the spec's order. */
   event(tag, value) {
     switch (tag) {
@@ -468,7 +483,7 @@ export class WebSocket extends EventTarget {
         this.#trace?.(value);
         break;
       case Tag.MESSAGE:
-        if (this.#readyState !== OPEN) break;
+        if (!this.#reading()) break;
         this.dispatchEvent(
           new MessageEvent("message", {
             data:
@@ -482,7 +497,7 @@ export class WebSocket extends EventTarget {
       case Tag.PING:
       case Tag.PONG:
         // Not in the WHATWG interface; for tools built on `control`.
-        if (this.#readyState !== OPEN) break;
+        if (!this.#reading()) break;
         this.dispatchEvent(
           new MessageEvent(tag === Tag.PING ? "ping" : "pong", {
             data: value,
@@ -519,8 +534,10 @@ export class WebSocket extends EventTarget {
 /**
  * The low-level face of a socket, for protocol testing and tools: ping and
  * pong with a payload, fragments, raw bytes, and closing with any code valid
- * on the wire (1001, 1008, 1011, …). Pings and pongs from the peer arrive as
- * non-standard `ping` and `pong` events whose `data` is a Uint8Array.
+ * on the wire (1001, 1008, 1011, …), optionally still hearing out what the
+ * peer sends until its close (`{ keepReading: true }`). Pings and pongs from
+ * the peer arrive as non-standard `ping` and `pong` events whose `data` is a
+ * Uint8Array.
  */
 export function control(ws) {
   if (!(ws instanceof WebSocket))

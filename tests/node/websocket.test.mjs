@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { describe, test } from "node:test";
 
-import { WebSocket } from "wasmsocket";
+import { control, WebSocket } from "wasmsocket";
 
 import {
   bytesOf,
@@ -917,6 +917,35 @@ describe("events", () => {
       assert.equal(rec.types[0], "open");
       assert.equal(rec.types.at(-1), "close");
       assert.equal(ws.readyState, WebSocket.CLOSED);
+    },
+  );
+
+  test(
+    "what arrives after close() is dropped; control close with keepReading delivers it",
+    T,
+    async (t) => {
+      const fx = await setup(t, NET);
+      const plain = await fx.open();
+      plain.ws.send("dropped");
+      plain.ws.close(1000);
+      assert.equal((await plain.rec.next("close")).wasClean, true);
+      assert.deepEqual(plain.rec.types, ["open", "close"], "WHATWG drops it");
+
+      const { ws, rec } = await fx.open();
+      const pongs = [];
+      ws.addEventListener("pong", (event) => pongs.push(event.data));
+      ws.send("kept");
+      control(ws).ping("p");
+      control(ws).close(1000, "", { keepReading: true });
+      assert.equal(ws.readyState, WebSocket.CLOSING);
+      const event = await rec.next("close");
+      assert.equal(event.wasClean, true);
+      assert.deepEqual(rec.types, ["open", "message", "close"]);
+      assert.equal(rec.of("message")[0].data, "kept");
+      assert.deepEqual(
+        pongs.map((p) => Buffer.from(p).toString()),
+        ["p"],
+      );
     },
   );
 

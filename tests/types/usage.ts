@@ -7,6 +7,7 @@ import DefaultWebSocket, {
   ErrorEvent,
   MessageEvent,
   WebSocket,
+  control,
   duplexTransport,
   streamTransport,
   type DuplexLike,
@@ -176,3 +177,6 @@ const traced = new WebSocket("ws://x.test/", [], {
   },
 });
 void [noDeflate, traced];
+
+// The low-level face: a tool closes and still hears the peer out.
+control(ws).close(1002, "probe", { keepReading: true });
