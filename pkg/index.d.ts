@@ -266,6 +266,54 @@ export interface Control {
 /** A trace record as text: a head as its lines, a frame as one line. */
 export declare function formatTrace(record: TraceRecord): string;
 
+/** A frame of the frame language, field by field (see `parseFrames`). */
+export interface FrameFields {
+  /** 0-15, the reserved opcodes included. */
+  opcode: number;
+  fin: boolean;
+  /** RSV1 = 0b100, RSV2 = 0b010, RSV3 = 0b001. */
+  rsv: number;
+  /** The 4-byte masking key, or null: unmasked. */
+  mask: Uint8Array | null;
+  /** The payload's real length. */
+  length: number;
+  /** The length the header declares; a bigint past 2^53 - 1. */
+  declaredLength: number | bigint;
+  /** The payload, unmasked. */
+  payload: Uint8Array;
+}
+
+/** A frame parsed from the frame language. */
+export interface CraftedFrame {
+  fields: FrameFields;
+  /** The frame as it goes on the wire. */
+  bytes: Uint8Array;
+  /** `bytes` cut where the spec's `split=` says: one transport write each. */
+  writes: Uint8Array[];
+}
+
+/**
+ * Parses the frame language, e.g. `text nofin "hel"; ping "?"; cont "lo"`
+ * (the grammar is at the top of lib/craft.js). `client` (default true)
+ * masks frames with a random key unless a frame says otherwise. Throws a
+ * SyntaxError naming the bad word.
+ */
+export declare function parseFrames(
+  spec: string,
+  options?: { client?: boolean },
+): CraftedFrame[];
+
+/** A frame's bytes on the wire; the header declares `declaredLength`
+ * (default: the payload's length). */
+export declare function encodeFrame(fields: {
+  opcode: number;
+  fin?: boolean;
+  rsv?: number;
+  mask?: Uint8Array | null;
+  payload?: Uint8Array;
+  declaredLength?: number | bigint;
+}): Uint8Array;
+
 /** The low-level face of a wasmsocket WebSocket. */
 export declare function control(ws: WebSocket): Control;
 

@@ -9,6 +9,8 @@ import DefaultWebSocket, {
   WebSocket,
   control,
   duplexTransport,
+  encodeFrame,
+  parseFrames,
   streamTransport,
   type DuplexLike,
   type StreamPair,
@@ -180,3 +182,18 @@ void [noDeflate, traced];
 
 // The low-level face: a tool closes and still hears the peer out.
 control(ws).close(1002, "probe", { keepReading: true });
+
+// The frame language: a crafted frame's fields, bytes and writes.
+for (const frame of parseFrames('text nofin "hel" split=1; cont "lo"')) {
+  const opcode: number = frame.fields.opcode;
+  const length: number | bigint = frame.fields.declaredLength;
+  const key: Uint8Array | null = frame.fields.mask;
+  const writes: Uint8Array[] = frame.writes;
+  void [opcode, length, key, writes, encodeFrame(frame.fields)];
+}
+const serverFrames = parseFrames("ping", { client: false });
+const pongBytes: Uint8Array = encodeFrame({
+  opcode: 10,
+  payload: new Uint8Array(2),
+});
+void [serverFrames, pongBytes];

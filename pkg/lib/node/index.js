@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 
 import { initSync } from "../../wasm/wasmsocket.js";
+import { encodeFrame, parseFrames } from "../craft.js";
 import { bytes, text } from "../engine.js";
 import { CloseEvent, ErrorEvent, MessageEvent } from "../events.js";
 import { formatTrace } from "../trace.js";
@@ -47,9 +48,11 @@ export {
   CloseEvent,
   control,
   duplexTransport,
+  encodeFrame,
   ErrorEvent,
   formatTrace,
   MessageEvent,
+  parseFrames,
   streamTransport,
   WebSocket,
   WebSocketServer,
