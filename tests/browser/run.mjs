@@ -10,74 +10,18 @@
 //
 // Exits 0 when every check passes, 1 otherwise.
 
-import { execFileSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
-import http from "node:http";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-import { chromium } from "playwright-core";
-
 import { WebSocketServer } from "../../pkg/lib/node/index.js";
+import { launchChromium, root, serveRepo } from "./harness.mjs";
 
-const root = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const started = performance.now();
-
-const MIME = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".json": "application/json; charset=utf-8",
-  ".wasm": "application/wasm",
-  ".ts": "text/plain; charset=utf-8",
-};
-const SERVED = ["/pkg/", "/tests/browser/"];
 
 /** Paths fetched from the server, in order (reset per pass). */
 let requests = [];
 
-const server = http.createServer(async (req, res) => {
-  const url = new URL(req.url, "http://localhost");
-  let pathname;
-  try {
-    pathname = decodeURIComponent(url.pathname);
-  } catch {
-    res.writeHead(400).end("bad path");
-    return;
-  }
-  requests.push(pathname);
-  const file = path.join(root, pathname);
-  if (
-    req.method !== "GET" ||
-    !SERVED.some((p) => pathname.startsWith(p)) ||
-    !file.startsWith(root + path.sep)
-  ) {
-    res.writeHead(404).end("not found");
-    return;
-  }
-  try {
-    const body = await readFile(file);
-    res.writeHead(200, {
-      "content-type": MIME[path.extname(file)] ?? "application/octet-stream",
-      "cache-control": "no-store",
-    });
-    res.end(body);
-  } catch {
-    res.writeHead(404).end("not found");
-  }
-});
-await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+const server = await serveRepo(["/pkg/", "/tests/browser/"], (pathname) =>
+  requests.push(pathname),
+);
 const port = server.address().port;
-
-function findChromium() {
-  if (process.env.CHROMIUM) return process.env.CHROMIUM;
-  try {
-    const cmd = "command -v chromium || command -v chromium-browser";
-    return execFileSync("sh", ["-c", cmd], { encoding: "utf8" }).trim();
-  } catch {
-    return "/usr/bin/chromium";
-  }
-}
 
 const failures = [];
 function check(name, ok, detail = "") {
@@ -295,19 +239,7 @@ async function nativeToPackageServer(browser) {
 
 let browser;
 try {
-  browser = await chromium.launch({
-    executablePath: findChromium(),
-    args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-dev-shm-usage",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  browser = await launchChromium();
   console.log(
     `chromium ${browser.version()}, serving ${root} on http://localhost:${port}`,
   );
