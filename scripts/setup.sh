@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need, from the package registries
 # only: the wasm32 target, the wasm-bindgen CLI matching Cargo.toml's pin, the
-# npm dev dependencies, Python's `websockets` in a venv (an interop peer of
-# the tests), and (for the browser test) Debian's Chromium.
+# npm dev dependencies (Deno among them), Python's `websockets` in a venv (an
+# interop peer of the tests), and (for the browser tests) Debian's Chromium
+# and openssl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,11 +35,19 @@ if ! target/py-websockets/bin/python -c "import websockets, sys; sys.exit(websoc
   target/py-websockets/bin/pip install -q --disable-pip-version-check "websockets==$py_websockets"
 fi
 
-if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null; then
-  say "installing Debian's chromium for the browser test"
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+if [ "${1:-}" = "--browser" ]; then
+  # Debian's chromium for the browser tests, openssl for the WebTransport
+  # test's certificate.
+  missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v openssl >/dev/null || missing+=(openssl)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]} for the browser tests"
+    sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
+  # npm may skip the deno package's postinstall, which links the binary of
+  # this platform's @deno/* package; its launcher does that on first use.
+  node_modules/.bin/deno --version >/dev/null
 fi

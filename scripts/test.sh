@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test, after all set-up: style and lint checks, the engine's Rust
 # tests (native and wasm), the Node tests of the package, its TypeScript
-# declarations, the browser test and the packed-tarball test. Any failure,
+# declarations, the browser test, the WebTransport test (Chromium and a Deno
+# server) and the packed-tarball test. Any failure,
 # including a suite that cannot run, fails the whole run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,9 @@ npx tsc -p tests/types
 
 step "package: headless Chromium"
 node tests/browser/run.mjs
+
+step "package: WebTransport (headless Chromium ↔ Deno)"
+node tests/webtransport/run.mjs
 
 step "package: npm pack into an empty project"
 bash tests/pack/run.sh
