@@ -13,7 +13,6 @@ const OPCODES = [
   "ping",
   "pong",
 ];
-const utf8 = new TextDecoder();
 
 /**
  * One record as text: a head as its lines, a frame as one line with its
@@ -45,11 +44,25 @@ export function formatTrace(record) {
   return `${arrow} ${op.padEnd(6)} ${bits} len=${record.length}${shown}`;
 }
 
-/** Text as a quoted string (cut previews end in "…"), anything else in hex. */
+/** Text as a quoted string (cut previews end in "…"), anything else in hex,
+ * as is text that is not UTF-8 (a peer under test may send it). */
 function preview(bytes, length, text) {
   if (bytes.length === 0) return "";
   const more = length > bytes.length ? "…" : "";
   const printable = bytes.every((b) => b >= 0x20 && b < 0x7f);
-  if (text || printable) return ` ${JSON.stringify(utf8.decode(bytes))}${more}`;
+  const string = text || printable ? decodeUTF8(bytes, more !== "") : null;
+  if (string !== null) return ` ${JSON.stringify(string)}${more}`;
   return ` 0x${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}${more}`;
+}
+
+/** The bytes as a string, or null if they are not UTF-8; a `cut` preview
+ * may end inside a character, which is left out. */
+function decodeUTF8(bytes, cut) {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes, {
+      stream: cut,
+    });
+  } catch {
+    return null;
+  }
 }
