@@ -2,18 +2,26 @@
 // wasmsocket: a command-line WebSocket client and server built on the package.
 //
 //   wasmsocket connect URL [--protocol P] [--header 'K: V'] [--origin O] [--no-deflate] [--trace]
+//                          [--send-raw SPEC]… [--wait MS]
 //   wasmsocket serve [--port N] [--host H] [--echo | --broadcast] [--deflate] [--trace]
 //
 // --trace shows both handshake heads and one line per frame, as the engine
 // itself read or wrote them, and for each compressed message its length
 // uncompressed.
+//
+// connect is a tool for testing servers: when its input ends it sends a
+// close and still prints what arrives until the server's close (or --wait
+// runs out), and --send-raw (or /raw) writes frames crafted in the frame
+// language of lib/craft.js, bad ones included, to see how a server answers.
 
 import { createInterface } from "node:readline";
+import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 
 import {
   control,
   formatTrace,
+  parseFrames,
   WebSocket,
   WebSocketServer,
 } from "../lib/node/index.js";
@@ -29,9 +37,11 @@ Run "wasmsocket <command> --help" for a command's options.`,
   connect: `usage: wasmsocket connect URL [options]
 
 Each line typed is sent as a text message; received messages print after "<".
-Ctrl-D closes the connection. Commands:
+At the end of input (Ctrl-D) it sends close 1000 and prints what still
+arrives until the server's close. Commands:
   /close [code] [reason]   close with a code (default 1000) and reason
   /ping [payload]          send a ping
+  /raw SPEC                send crafted frames (see --send-raw)
 
 options:
   -p, --protocol P    offer subprotocol P (repeatable)
@@ -40,7 +50,20 @@ options:
   -k, --insecure      accept any TLS certificate (wss:)
       --no-deflate    do not offer permessage-deflate (offered by default)
   -t, --trace         print both handshake heads and every frame
-  -h, --help          this help`,
+  -r, --send-raw SPEC once connected, send crafted frames, then close as at
+                      the end of input; input is not read (repeatable)
+  -w, --wait MS       after sending the close, wait up to MS for the
+                      server's (default 5000), then drop the connection and
+                      exit 1
+  -h, --help          this help
+
+SPEC is frames separated by ";", each an opcode (cont text binary close ping
+pong, or 0-15) then words: fin nofin rsv1 rsv2 rsv3, nomask or mask=XXXXXXXX
+(a random key by default), len=N (the length the header declares),
+split=A,B,… (cut into writes at these byte offsets), and one payload: "JSON
+string", hex:0a0b…, size=N, or for a close code=N ["reason"]. Each frame sent
+prints as "→ raw …", the way --trace prints frames.
+Example: --send-raw 'text nofin "hel"; ping "?"; cont "lo"'`,
   serve: `usage: wasmsocket serve [options]
 
 options:
@@ -59,6 +82,48 @@ The first line printed is "listening on ws://HOST:PORT".`,
 /** Prints trace records, each line prefixed with `who`. */
 function trace(who) {
   return (record) => console.log(formatTrace(record).replace(/^/gm, who));
+}
+
+/** Bytes of payload a trace line shows, as many as the engine's previews. */
+const PREVIEW = 32;
+/** Ms between the writes of crafted frames, so that they arrive apart. */
+const RAW_PAUSE = 20;
+
+/** A crafted frame as a trace line marked "raw", with what its header does
+ * not show: the real payload length when it lies, and the writes. */
+function rawLine({ fields, writes }) {
+  const line = formatTrace({
+    kind: "frame",
+    direction: "sent",
+    opcode: fields.opcode,
+    fin: fields.fin,
+    rsv: fields.rsv,
+    masked: fields.mask !== null,
+    length: fields.declaredLength,
+    preview: fields.payload.subarray(0, PREVIEW),
+  });
+  const notes = [];
+  if (BigInt(fields.declaredLength) !== BigInt(fields.length))
+    notes.push(`payload ${fields.length}`);
+  if (writes.length > 1) notes.push(`${writes.length} writes`);
+  return `→ raw${line.slice(1)}${notes.length ? ` (${notes.join(", ")})` : ""}`;
+}
+
+/** Writes crafted frames in order, each write apart from the next, printing
+ * each frame as it goes; stops at the first write the socket refuses. */
+async function sendRaw(ws, frames) {
+  for (const frame of frames) {
+    console.log(rawLine(frame));
+    for (const bytes of frame.writes) {
+      try {
+        control(ws).sendRaw(bytes);
+      } catch (error) {
+        console.log(`! ${error.message}`);
+        return;
+      }
+      await delay(RAW_PAUSE);
+    }
+  }
 }
 
 function hex(bytes) {
@@ -102,6 +167,8 @@ function connect(args) {
       insecure: { type: "boolean", short: "k" },
       "no-deflate": { type: "boolean" },
       trace: { type: "boolean", short: "t" },
+      "send-raw": { type: "string", short: "r", multiple: true },
+      wait: { type: "string", short: "w", default: "5000" },
     },
     HELP.connect,
   );
@@ -114,6 +181,16 @@ function connect(args) {
       fail(`bad header ${JSON.stringify(h)} (expected 'Name: value')`, 2);
     headers.push([h.slice(0, at).trim(), h.slice(at + 1).trim()]);
   }
+  // At most the longest a timer waits, 2^31 - 1 ms.
+  const wait = /^\d{1,10}$/.test(values.wait) ? Number(values.wait) : NaN;
+  if (!(wait <= 2 ** 31 - 1))
+    fail(`bad --wait ${values.wait} (expected milliseconds)`, 2);
+  let raw = [];
+  try {
+    raw = (values["send-raw"] ?? []).flatMap((spec) => parseFrames(spec));
+  } catch (error) {
+    fail(`--send-raw: ${error.message}`, 2);
+  }
   let ws;
   try {
     ws = new WebSocket(positionals[0], values.protocol ?? [], {
@@ -122,6 +199,8 @@ function connect(args) {
       tls: values.insecure ? { rejectUnauthorized: false } : {},
       perMessageDeflate: !values["no-deflate"],
       trace: values.trace ? trace("") : undefined,
+      // The engine's wait for the server's close, once ours is sent.
+      closeTimeout: wait,
     });
   } catch (error) {
     fail(error.message, 2);
@@ -129,14 +208,24 @@ function connect(args) {
   ws.binaryType = "arraybuffer";
   let opened = false;
   let failure = null;
-  const input = createInterface({ input: process.stdin, terminal: false });
-  input.pause();
+  let closing = false;
+  /** Our close; what arrives until the server's close still prints. */
+  const close = (code = 1000, reason = "") => {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    control(ws).close(code, reason, { keepReading: true });
+    closing = true;
+  };
+  const input = raw.length
+    ? null
+    : createInterface({ input: process.stdin, terminal: false });
+  input?.pause();
   ws.onopen = () => {
     opened = true;
     console.log(
       `connected to ${ws.url}${ws.protocol ? ` (subprotocol ${ws.protocol})` : ""}${ws.extensions ? ` (${ws.extensions})` : ""}`,
     );
-    input.resume();
+    if (input) input.resume();
+    else sendRaw(ws, raw).then(() => close());
   };
   ws.onmessage = (event) => console.log(`< ${show(event.data)}`);
   ws.addEventListener("ping", (event) =>
@@ -147,31 +236,39 @@ function connect(args) {
   );
   ws.onerror = (event) => (failure = event.message);
   ws.onclose = (event) => {
-    input.close();
+    input?.close();
     if (failure)
       fail(opened ? failure : `could not connect to ${ws.url}: ${failure}`);
     console.log(
       `closed: ${event.code}${event.reason ? ` ${event.reason}` : ""}${event.wasClean ? "" : " (unclean)"}`,
     );
+    if (closing && !event.wasClean)
+      fail(
+        `no close from the server in answer to ours (waited up to ${wait} ms, see --wait)`,
+      );
     process.exit(event.wasClean ? 0 : 1);
   };
-  input.on("line", (line) => {
+  /** One typed line: a message or a command. */
+  const line = async (text) => {
     if (ws.readyState !== WebSocket.OPEN) return;
-    const command = line.match(/^\/(close|ping)\b\s*(.*)$/);
+    const command = text.match(/^\/(close|ping|raw)\b\s*(.*)$/);
     try {
-      if (!command) ws.send(line);
+      if (!command) ws.send(text);
       else if (command[1] === "ping") control(ws).ping(command[2]);
+      else if (command[1] === "raw") await sendRaw(ws, parseFrames(command[2]));
       else {
         const [, code, reason] = command[2].match(/^(\d+)?\s*(.*)$/);
-        control(ws).close(code ? Number(code) : 1000, reason);
+        close(code ? Number(code) : 1000, reason);
       }
     } catch (error) {
       console.log(`! ${error.message}`);
     }
-  });
-  input.on("close", () => {
-    if (ws.readyState === WebSocket.OPEN) ws.close(1000);
-  });
+  };
+  // Lines are handled one after another (a /raw pauses between its writes),
+  // and the end of input closes after the last of them.
+  let handled = Promise.resolve();
+  input?.on("line", (text) => (handled = handled.then(() => line(text))));
+  input?.on("close", () => handled.then(() => close()));
 }
 
 function serve(args) {

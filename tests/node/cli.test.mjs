@@ -2,19 +2,22 @@
 // processes the way a user runs it: `serve` and `connect` talking to each
 // other, `connect` against a `ws` server started in-process (to see the
 // request headers it sends, or to refuse its handshake), tracing, closing,
-// subprotocols, usage errors and help, and `serve` shutting down on SIGINT.
+// subprotocols, usage errors and help, and `serve` shutting down on SIGINT;
+// `connect` as a tool for testing servers: hearing the server out after its
+// close, giving up after --wait, and crafted frames (--send-raw, /raw).
 //
 // Child output is read line by line as it arrives; every wait has a timeout
 // and every child is killed when its test ends, whatever the outcome.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import net from "node:net";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
 import { WebSocketServer } from "ws";
-import { within } from "./helpers.mjs";
+import { frame, within } from "./helpers.mjs";
 
 const BIN = fileURLToPath(
   new URL("../../pkg/bin/wasmsocket.js", import.meta.url),
@@ -172,6 +175,81 @@ async function wsServer(t, options = {}) {
       }),
   );
   return { wss, url: `ws://127.0.0.1:${wss.address().port}/` };
+}
+
+/** A `ws` server that echoes every message; protocol errors from the
+ * client, which some tests cause on purpose, are ignored. */
+async function echoServer(t) {
+  const server = await wsServer(t);
+  server.wss.on("connection", (ws) => {
+    ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+    ws.on("error", () => {});
+  });
+  return server;
+}
+
+/**
+ * A TCP server on 127.0.0.1 that completes the opening handshake by hand,
+ * then calls `onData(socket, bytes)` with all the bytes received after the
+ * request head so far, each time more come; closed when the test ends.
+ */
+async function handshakeServer(t, onData) {
+  const sockets = new Set();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    let bytes = Buffer.alloc(0);
+    let open = false;
+    socket.on("data", (chunk) => {
+      bytes = Buffer.concat([bytes, chunk]);
+      if (!open) {
+        const end = bytes.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const key = /^sec-websocket-key: *(\S+)/im.exec(bytes.subarray(0, end));
+        const accept = createHash("sha1")
+          .update(`${key[1]}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+          .digest("base64");
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        );
+        open = true;
+        bytes = bytes.subarray(end + 4);
+      }
+      onData(socket, bytes);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((resolve) => server.close(resolve));
+  });
+  return `ws://127.0.0.1:${server.address().port}/`;
+}
+
+/** The close code of a masked client close frame at the start of `bytes`. */
+function clientCloseCode(bytes) {
+  assert.equal(bytes[0], 0x88, "a close frame with FIN");
+  assert.equal(bytes[1], 0x82, "masked, with a 2-byte payload");
+  return ((bytes[6] ^ bytes[2]) << 8) | (bytes[7] ^ bytes[3]);
+}
+
+/** `connect URL --trace --send-raw SPEC…` run to its end. */
+async function sendRaw(t, url, ...specs) {
+  const args = ["connect", url, "--trace"];
+  for (const spec of specs) args.push("--send-raw", spec);
+  const cli = new Cli(t, args);
+  const { code } = await cli.exit();
+  return { cli, code };
+}
+
+/** Asserts that lines matching `res` were printed, in this order. */
+function inOrder(cli, ...res) {
+  let last = -1;
+  for (const re of res) {
+    const at = cli.lines.findIndex((l, i) => i > last && re.test(l));
+    assert.ok(at > last, `a line ${re} after line ${last}\n${cli.describe()}`);
+    last = at;
+  }
 }
 
 /** A TCP port on 127.0.0.1 with nothing listening on it (just released). */
@@ -432,12 +510,9 @@ test(
   "--header and --origin reach the server",
   { timeout: TEST_TIMEOUT },
   async (t) => {
-    const { wss, url } = await wsServer(t);
+    const { wss, url } = await echoServer(t);
     const requests = [];
-    wss.on("connection", (ws, req) => {
-      requests.push(req);
-      ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
-    });
+    wss.on("connection", (ws, req) => requests.push(req));
     const { client } = await connect(
       t,
       url,
@@ -476,6 +551,189 @@ test(
     const headers = await within(seen, WAIT, "connection");
     assert.equal(headers.origin, undefined);
     assert.equal(headers["x-test"], undefined);
+  },
+);
+
+// ---------------------------------------------------------------------------
+// connect as a tool for testing servers
+
+test(
+  "input piped and ended at once: the echo prints before closed: 1000",
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const { url } = await echoServer(t);
+    const cli = new Cli(t, ["connect", url]);
+    cli.send("hello");
+    cli.endInput();
+    await exitedCleanly(cli, "connect");
+    inOrder(cli, /^connected to /, /^< hello$/, /^closed: 1000$/);
+    assert.equal(cli.stderr, "");
+  },
+);
+
+test(
+  "after its close, connect prints what the server still sends until the server's close",
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    let answered = false;
+    const url = await handshakeServer(t, (socket, bytes) => {
+      if (answered || bytes.length < 8) return;
+      answered = true;
+      assert.equal(clientCloseCode(bytes), 1000);
+      setTimeout(() => {
+        socket.write(frame(1, "late"));
+        socket.end(frame(8, Buffer.from([0x03, 0xe8])));
+      }, 200);
+    });
+    const cli = new Cli(t, ["connect", url]);
+    cli.endInput();
+    await exitedCleanly(cli, "connect");
+    inOrder(cli, /^connected to /, /^< late$/, /^closed: 1000$/);
+  },
+);
+
+test(
+  "--wait: a server that never answers the close is dropped after the wait, exit 1",
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    let closeSent;
+    const closeFrame = new Promise((resolve) => (closeSent = resolve));
+    const url = await handshakeServer(t, (socket, bytes) => {
+      if (bytes.length >= 8) closeSent(bytes);
+    });
+    const cli = new Cli(t, ["connect", url, "--wait", "300"]);
+    cli.endInput();
+    const bytes = await within(closeFrame, WAIT, "the close frame");
+    const sentAt = performance.now();
+    assert.equal(clientCloseCode(bytes), 1000);
+    const { code } = await cli.exit();
+    const waited = performance.now() - sentAt;
+    assert.equal(code, 1, cli.describe());
+    assert.ok(
+      waited >= 250 && waited < 4000,
+      `gave up ${waited.toFixed(0)} ms after its close (--wait 300)`,
+    );
+    inOrder(cli, /^connected to /, /^closed: 1006 \(unclean\)$/);
+    assert.match(
+      cli.stderr,
+      /^wasmsocket: no close from the server in answer to ours \(waited up to 300 ms, see --wait\)$/m,
+    );
+  },
+);
+
+for (const [what, spec, sent, answer] of [
+  [
+    "invalid UTF-8 in a text frame",
+    "text hex:c328",
+    /^→ raw text {3}FIN rsv=000 masked len=2 0xc328$/,
+    1007,
+  ],
+  [
+    "an unmasked frame",
+    'text nomask "x"',
+    /^→ raw text {3}FIN rsv=000 unmasked len=1 "x"$/,
+    1002,
+  ],
+  [
+    "a ping with 126 bytes of payload",
+    "ping size=126",
+    /^→ raw ping {3}FIN rsv=000 masked len=126 "a{32}"…$/,
+    1002,
+  ],
+  ["reserved opcode 3", "3", /^→ raw op3 {4}FIN rsv=000 masked len=0$/, 1002],
+]) {
+  test(
+    `--send-raw ${what}: the server closes with ${answer}`,
+    { timeout: TEST_TIMEOUT },
+    async (t) => {
+      const { url } = await echoServer(t);
+      const { cli, code } = await sendRaw(t, url, spec);
+      assert.equal(code, 0, cli.describe());
+      inOrder(
+        cli,
+        /^connected to /,
+        sent,
+        new RegExp(`^← close {2}FIN rsv=000 unmasked len=2 code=${answer}$`),
+        new RegExp(`^closed: ${answer}$`),
+      );
+    },
+  );
+}
+
+test(
+  "--send-raw: a fragmented text with a ping between its fragments is echoed whole",
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const { url } = await echoServer(t);
+    const { cli, code } = await sendRaw(
+      t,
+      url,
+      'text nofin "hel"; ping "?"',
+      'cont "lo"',
+    );
+    assert.equal(code, 0, cli.describe());
+    inOrder(
+      cli,
+      /^→ raw text {3}fin rsv=000 masked len=3 "hel"$/,
+      /^→ raw ping {3}FIN rsv=000 masked len=1 "\?"$/,
+      /^< pong 3f$/,
+      /^→ raw cont {3}FIN rsv=000 masked len=2 "lo"$/,
+      /^← text {3}FIN rsv=000 unmasked len=5 "hello"$/,
+      /^< hello$/,
+      /^→ close {2}FIN rsv=000 masked len=2 code=1000$/,
+      /^closed: 1000$/,
+    );
+    assert.deepEqual(
+      cli.lines.filter((l) => l.startsWith("< ")),
+      ["< pong 3f", "< hello"],
+    );
+  },
+);
+
+test(
+  "--send-raw: a frame split in 3 writes arrives in 3 pieces and is echoed",
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const { wss, url } = await echoServer(t);
+    const chunks = new Promise((resolve) =>
+      wss.on("connection", (ws, request) => {
+        let count = 0;
+        request.socket.prependListener("data", () => count++);
+        ws.on("message", () => resolve(count));
+      }),
+    );
+    const { cli, code } = await sendRaw(t, url, 'text "Hello" split=2,4');
+    assert.equal(code, 0, cli.describe());
+    inOrder(
+      cli,
+      /^→ raw text {3}FIN rsv=000 masked len=5 "Hello" \(3 writes\)$/,
+      /^< Hello$/,
+      /^closed: 1000$/,
+    );
+    assert.equal(await within(chunks, WAIT, "the message"), 3);
+  },
+);
+
+test(
+  "/raw sends crafted frames from the terminal; a bad SPEC is reported",
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const { url } = await echoServer(t);
+    const { client } = await connect(t, url);
+    client.send('/raw ping "x"');
+    await client.line(/^→ raw ping {3}FIN rsv=000 masked len=1 "x"$/);
+    await client.line(/^< pong 78$/);
+    client.send("/raw nope");
+    await client.line(/^! `nope`: expected an opcode first: cont, text, /);
+    client.send('/raw text "a" len=1 split=3');
+    client.endInput();
+    await exitedCleanly(client, "connect");
+    inOrder(
+      client,
+      /^→ raw text {3}FIN rsv=000 masked len=1 "a" \(2 writes\)$/,
+      /^< a$/,
+      /^closed: 1000$/,
+    );
   },
 );
 
@@ -664,6 +922,37 @@ test(
   },
 );
 
+test(
+  "a bad --send-raw SPEC or --wait exits 2 before connecting",
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const url = `ws://127.0.0.1:${await unusedPort()}/`;
+    const raw = await run(t, [
+      "connect",
+      url,
+      "--send-raw",
+      'text "ok"',
+      "--send-raw",
+      'ping "a" "b"',
+    ]);
+    assert.equal(raw.code, 2, raw.stderr);
+    assert.equal(raw.stdout, "");
+    assert.equal(
+      raw.stderr,
+      'wasmsocket: --send-raw: `"b"`: a second payload (a frame has at most one)\n',
+    );
+    for (const bad of ["abc", "-1", "1.5", "99999999999"]) {
+      const wait = await run(t, ["connect", url, `--wait=${bad}`]);
+      assert.equal(wait.code, 2, wait.stderr);
+      assert.equal(wait.stdout, "");
+      assert.match(
+        wait.stderr,
+        /^wasmsocket: bad --wait .* \(expected milliseconds\)/,
+      );
+    }
+  },
+);
+
 // ---------------------------------------------------------------------------
 // help
 
@@ -692,8 +981,11 @@ test(
       "--insecure",
       "--trace",
       "--help",
+      "--send-raw",
+      "--wait",
       "/close",
       "/ping",
+      "/raw",
     ])
       assert.ok(stdout.includes(option), `mentions ${option}\n${stdout}`);
   },
