@@ -715,6 +715,22 @@ test(
 );
 
 test(
+  "--send-raw: a crafted close is answered by the server's close",
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const { url } = await echoServer(t);
+    const { cli, code } = await sendRaw(t, url, 'close code=4000 "bye"');
+    assert.equal(code, 0, cli.describe());
+    inOrder(
+      cli,
+      /^→ raw close {2}FIN rsv=000 masked len=5 code=4000 "bye"$/,
+      /^← close {2}FIN rsv=000 unmasked len=5 code=4000 "bye"$/,
+      /^closed: 4000 bye$/,
+    );
+  },
+);
+
+test(
   "/raw sends crafted frames from the terminal; a bad SPEC is reported",
   { timeout: TEST_TIMEOUT },
   async (t) => {
