@@ -259,6 +259,11 @@ export interface Control {
     reason?: string,
     options?: { keepReading?: boolean },
   ): void;
+  /** Stops reading from the peer (flow control, as ws's `pause()`), where
+   * the transport can pause: sockets, Duplexes and stream pairs can. */
+  pause(): void;
+  /** Reads from the peer again after `pause()`. */
+  resume(): void;
   /** Drops the connection without a closing handshake. */
   abort(): void;
 }
@@ -432,6 +437,59 @@ export declare class WebSocketServer {
 
 /** Adapts a WHATWG stream pair (e.g. a WebTransport bidirectional stream) to a Transport. */
 export declare function streamTransport(pair: StreamPair): Transport;
+
+/**
+ * A transport to the ws: or wss: server `server` through a bridge
+ * (`wasmsocket bridge`) at the ws: URL `bridge`: the bytes ride in the
+ * binary messages of a new `WebSocketClass` (by default the runtime's own
+ * WebSocket), so a page's engine speaks to any server byte for byte.
+ */
+export declare function bridgeTransport(
+  bridge: string,
+  server: string,
+  WebSocketClass?: new (url: string) => WebSocketLike,
+): Transport;
+
+/** A transport over the binary messages of an open or opening WebSocket
+ * (a bridge's tunnel); its non-1000 close becomes the transport's error. */
+export declare function tunnelTransport(carrier: WebSocketLike): Transport;
+
+/** What `tunnelTransport` needs of a carrier WebSocket. */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  send(data: ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: string, listener: (event: any) => void): void;
+}
+
+/** Node only: options of `createBridge`. */
+export interface BridgeOptions {
+  /** Targets a tunnel may reach, "host:port" ("[v6]:port" for IPv6). */
+  allow: string[];
+  /** Page origins allowed besides the bridge's own; "*" allows any. */
+  origins?: string[];
+  /** Tunnels open at once (default 32). */
+  maxTunnels?: number;
+  port?: number;
+  host?: string;
+  /** Take this http(s).Server's upgrades instead of listening. */
+  server?: ServerOptions["server"];
+  /** Only this path. */
+  path?: string;
+  /** Called with a line per tunnel and per refusal. */
+  log?: (line: string) => void;
+  /** Options for TLS connections to targets (`ca`, …). */
+  tls?: Record<string, unknown>;
+}
+
+/**
+ * Node only: a bridge that carries pages' raw bytes to allowed TCP or TLS
+ * targets, one tunnel per WebSocket to `ws://BRIDGE/?target=host:port[&tls=1]`.
+ * Refusals close the tunnel with 1008 (target, origin), 1013 (the cap) or
+ * 1014 (unreachable) and a reason.
+ */
+export declare function createBridge(options: BridgeOptions): WebSocketServer;
 
 /** Node only: adapts a Duplex stream to a Transport. */
 export declare function duplexTransport(stream: DuplexLike): Transport;

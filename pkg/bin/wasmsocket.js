@@ -4,6 +4,8 @@
 //   wasmsocket connect URL [--protocol P] [--header 'K: V'] [--origin O] [--no-deflate] [--trace]
 //                          [--send-raw SPEC]… [--wait MS]
 //   wasmsocket serve [--port N] [--host H] [--echo | --broadcast] [--deflate] [--trace]
+//   wasmsocket bridge --listen PORT --allow HOST:PORT… [--origin O]… [--max-tunnels N]
+//   wasmsocket playground [--port N] [--allow HOST:PORT]… [--origin O]…
 //
 // --trace shows both handshake heads and one line per frame, as the engine
 // itself read or wrote them, and for each compressed message its length
@@ -20,11 +22,13 @@ import { parseArgs } from "node:util";
 
 import {
   control,
+  createBridge,
   formatTrace,
   parseFrames,
   WebSocket,
   WebSocketServer,
 } from "../lib/node/index.js";
+import { startPlayground } from "../lib/node/playground.js";
 
 const HELP = {
   main: `usage: wasmsocket <command> [options]
@@ -32,6 +36,8 @@ const HELP = {
 commands:
   connect URL   talk to a WebSocket server from the terminal
   serve         run a WebSocket server
+  bridge        carry browser pages' raw bytes to allowed TCP/TLS servers
+  playground    serve the browser protocol playground, with a bridge
 
 Run "wasmsocket <command> --help" for a command's options.`,
   connect: `usage: wasmsocket connect URL [options]
@@ -77,6 +83,43 @@ options:
   -h, --help          this help
 
 The first line printed is "listening on ws://HOST:PORT".`,
+  bridge: `usage: wasmsocket bridge --listen PORT --allow HOST:PORT [options]
+
+A gateway for browser pages: each WebSocket to it is a tunnel whose binary
+messages are the raw bytes of a TCP (or TLS) connection to one allowed
+target, so the engine in the page speaks RFC 6455 byte for byte to a real
+server. A page asks for ws://BRIDGE/?target=HOST:PORT[&tls=1]; with one
+--allow that target is the default. It is never an open proxy: other
+targets, other origins and tunnels past the cap are refused with a close
+reason the page shows, and a log line here.
+
+options:
+  -l, --listen PORT      port to listen on (0 picks a free one)
+      --host H           address to listen on (default 127.0.0.1)
+  -a, --allow HOST:PORT  a target tunnels may reach (repeatable)
+  -o, --origin O         a page origin allowed besides the bridge's own
+                         (repeatable; "*" allows any page)
+      --max-tunnels N    tunnels open at once (default 32)
+  -h, --help             this help
+
+The first line printed is "bridge listening on ws://HOST:PORT".`,
+  playground: `usage: wasmsocket playground [options]
+
+Serves the browser protocol playground and a bridge on one port, and prints
+the page's URL. The page can test its own in-page server (loopback), a
+WebTransport URL, or, through the bridge, any --allow'ed ws:// or wss://
+server.
+
+options:
+  -P, --port N           port to listen on (default 8080; 0 picks a free one)
+      --host H           address to listen on (default 127.0.0.1)
+  -a, --allow HOST:PORT  a server the page may reach through the bridge
+                         (repeatable; none by default)
+  -o, --origin O         another page origin the bridge serves (repeatable)
+      --max-tunnels N    tunnels open at once (default 32)
+  -h, --help             this help
+
+The first line printed is "playground on http://HOST:PORT/www/".`,
 };
 
 /** Prints trace records, each line prefixed with `who`. */
@@ -330,9 +373,104 @@ function serve(args) {
   process.once("SIGTERM", stop);
 }
 
+/** Options shared by `bridge` and `playground`, checked. */
+function bridgeOptions(values, help) {
+  const port = (text) => {
+    const n = /^\d{1,5}$/.test(text ?? "") ? Number(text) : NaN;
+    if (!(n <= 65535)) fail(`bad port ${text}\n\n${help}`, 2);
+    return n;
+  };
+  const cap = values["max-tunnels"] ?? "32";
+  if (!/^[1-9]\d{0,5}$/.test(cap)) fail(`bad --max-tunnels ${cap}`, 2);
+  return {
+    port,
+    allow: values.allow ?? [],
+    origins: values.origin ?? [],
+    maxTunnels: Number(cap),
+    log: (line) => console.log(line),
+  };
+}
+
+const BRIDGE_OPTIONS = {
+  host: { type: "string", default: "127.0.0.1" },
+  allow: { type: "string", short: "a", multiple: true },
+  origin: { type: "string", short: "o", multiple: true },
+  "max-tunnels": { type: "string" },
+};
+
+function bridge(args) {
+  const { values } = options(
+    args,
+    { ...BRIDGE_OPTIONS, listen: { type: "string", short: "l" } },
+    HELP.bridge,
+  );
+  const { port, ...shared } = bridgeOptions(values, HELP.bridge);
+  if (values.listen === undefined)
+    fail(`--listen PORT is needed\n\n${HELP.bridge}`, 2);
+  if (shared.allow.length === 0)
+    fail(`at least one --allow HOST:PORT is needed\n\n${HELP.bridge}`, 2);
+  let server;
+  try {
+    server = createBridge({
+      ...shared,
+      port: port(values.listen),
+      host: values.host,
+    });
+  } catch (error) {
+    fail(error.message, 2);
+  }
+  server.on("error", (error) => fail(error.message));
+  server.on("listening", () => {
+    const { address, port: bound } = server.address();
+    const host = address.includes(":") ? `[${address}]` : address;
+    console.log(`bridge listening on ws://${host}:${bound}`);
+    console.log(`targets: ${shared.allow.join(", ")}`);
+  });
+  const stop = () => server.close().then(() => process.exit(0));
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+async function playground(args) {
+  const { values } = options(
+    args,
+    {
+      ...BRIDGE_OPTIONS,
+      port: { type: "string", short: "P", default: "8080" },
+    },
+    HELP.playground,
+  );
+  const { port, ...shared } = bridgeOptions(values, HELP.playground);
+  let started;
+  try {
+    started = await startPlayground({
+      ...shared,
+      port: port(values.port),
+      host: values.host,
+    });
+  } catch (error) {
+    fail(error.message, error instanceof TypeError ? 2 : 1);
+  }
+  console.log(`playground on ${started.url}`);
+  console.log(
+    shared.allow.length > 0
+      ? `bridge at /bridge for: ${shared.allow.join(", ")}`
+      : "bridge at /bridge: no server allowed (add --allow HOST:PORT)",
+  );
+  const stop = () =>
+    started.bridge.close().then(() => {
+      started.server.close();
+      process.exit(0);
+    });
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
 const [command, ...rest] = process.argv.slice(2);
 if (command === "connect") connect(rest);
 else if (command === "serve") serve(rest);
+else if (command === "bridge") bridge(rest);
+else if (command === "playground") playground(rest);
 else if (command === undefined || command === "--help" || command === "-h")
   console.log(HELP.main);
 else fail(`unknown command ${JSON.stringify(command)}\n\n${HELP.main}`, 2);

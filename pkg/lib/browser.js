@@ -6,10 +6,12 @@
 // (`WebSocketServer#accept(transport)`), so a page can run both ends.
 
 import init from "../wasm/wasmsocket.js";
+import { encodeFrame, parseFrames } from "./craft.js";
 import { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
 import { WebSocketServer } from "./server.js";
 import { formatTrace } from "./trace.js";
 import { streamTransport } from "./transport.js";
+import { bridgeTransport, tunnelTransport } from "./tunnel.js";
 import { control, WebSocket } from "./websocket.js";
 
 // The smallest module using a v128 instruction: valid only where SIMD is supported.
@@ -28,12 +30,16 @@ export function duplexTransport() {
 }
 
 export {
+  bridgeTransport,
   CloseEvent,
   control,
+  encodeFrame,
   ErrorEvent,
   formatTrace,
   MessageEvent,
+  parseFrames,
   streamTransport,
+  tunnelTransport,
   WebSocket,
   WebSocketServer,
 };

@@ -67,6 +67,8 @@ export class Session {
   #pongEnd = 0;
   #holding = false;
   #paused = false;
+  /** Reading stopped by the owner (`control(ws).pause()`), apart from that. */
+  #ownerPaused = false;
   /** The quiet timer that trims the engine, and whether the connection
    * was busy since it was armed. */
   #trimTimer = null;
@@ -275,9 +277,19 @@ export class Session {
     this.#pongEnd = this.#taken + this.engine.pendingOutput;
     if (this.#paused) {
       this.#paused = false;
-      this.#transport.resume?.();
+      if (!this.#ownerPaused) this.#transport.resume?.();
     }
     this.#queueFlush();
+  }
+
+  /** Stops or restarts reading for the owner, where the transport can
+   * pause; a pause for a held pong is kept until that pong is written. */
+  pauseReading(on) {
+    if (on === this.#ownerPaused || this.#closed || !this.#transport) return;
+    this.#ownerPaused = on;
+    if (this.#paused) return;
+    if (on) this.#transport.pause?.();
+    else this.#transport.resume?.();
   }
 
   #written(end) {

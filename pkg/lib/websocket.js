@@ -329,6 +329,8 @@ export class WebSocket extends EventTarget {
         this._closeWithStatus(code, reason);
         if (keepReading) this.#keepReading = true;
       },
+      pause: () => session.pauseReading(true),
+      resume: () => session.pauseReading(false),
       abort: () => {
         if (this.#readyState === CLOSED) return;
         this.#readyState = CLOSING;
@@ -533,9 +535,10 @@ export class WebSocket extends EventTarget {
 
 /**
  * The low-level face of a socket, for protocol testing and tools: ping and
- * pong with a payload, fragments, raw bytes, and closing with any code valid
- * on the wire (1001, 1008, 1011, …), optionally still hearing out what the
- * peer sends until its close (`{ keepReading: true }`). Pings and pongs from
+ * pong with a payload, fragments, raw bytes, pausing and resuming reading
+ * (flow control), and closing with any code valid on the wire (1001, 1008,
+ * 1011, …), optionally still hearing out what the peer sends until its close
+ * (`{ keepReading: true }`). Pings and pongs from
  * the peer arrive as non-standard `ping` and `pong` events whose `data` is a
  * Uint8Array.
  */

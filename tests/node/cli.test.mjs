@@ -1073,3 +1073,95 @@ test(
     }
   },
 );
+
+// ---------------------------------------------------------------------------
+// bridge and playground
+
+test(
+  "bridge: a connect through it by hand reaches the allowed server; others are refused and logged",
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const { url: target } = await serve(t);
+    const hostPort = new URL(target).host;
+    const bridge = new Cli(t, ["bridge", "--listen", "0", "--allow", hostPort]);
+    const first = await bridge.line(/^bridge listening on ws:\/\//);
+    await bridge.line(new RegExp(`^targets: ${hostPort}$`));
+    const via = first.slice("bridge listening on ".length);
+
+    // A bare tunnel: the CLI connects to the bridge; its own origin is not
+    // a page origin, so the bridge refuses it with a reason.
+    const refused = await run(t, ["connect", `${via}/?target=${hostPort}`]);
+    assert.match(refused.stdout, /closed: 1008 origin null is not allowed/);
+    await bridge.line(
+      /^refused .* \(origin null\): origin null is not allowed$/,
+    );
+
+    const own = await run(t, [
+      "connect",
+      `${via}/?target=127.0.0.1:1`,
+      "--origin",
+      `http://${new URL(via).host}`,
+    ]);
+    assert.match(own.stdout, /closed: 1008 target 127.0.0.1:1 is not allowed/);
+    bridge.child.kill("SIGTERM");
+    await exitedCleanly(bridge, "bridge after SIGTERM");
+  },
+);
+
+test(
+  "bridge and playground: usage errors exit 2 with the reason",
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    for (const [args, message] of [
+      [["bridge", "--allow", "h:1"], /--listen PORT is needed/],
+      [["bridge", "--listen", "0"], /at least one --allow/],
+      [
+        ["bridge", "--listen", "0", "--allow", "nope"],
+        /not a target \(host:port\): nope/,
+      ],
+      [["bridge", "--listen", "99999", "--allow", "h:1"], /bad port 99999/],
+      [
+        ["playground", "--port", "0", "--max-tunnels", "0"],
+        /bad --max-tunnels 0/,
+      ],
+    ]) {
+      const { code, stderr } = await run(t, args);
+      assert.equal(code, 2, `${args.join(" ")}: ${stderr}`);
+      assert.match(stderr, message);
+    }
+  },
+);
+
+test(
+  "playground: prints its URL and serves the page's package files, read-only",
+  { timeout: TEST_TIMEOUT },
+  async (t) => {
+    const cli = new Cli(t, ["playground", "--port", "0"]);
+    const first = await cli.line(
+      /^playground on http:\/\/127\.0\.0\.1:\d+\/www\/$/,
+    );
+    await cli.line(/^bridge at \/bridge: no server allowed/);
+    const base = first.slice("playground on ".length);
+    const origin = new URL(base).origin;
+    const root = await fetch(origin, { redirect: "manual" });
+    assert.equal(root.status, 302);
+    assert.equal(root.headers.get("location"), "/www/");
+    const entry = await fetch(`${origin}/pkg/lib/browser.js`);
+    assert.equal(entry.status, 200);
+    assert.match(entry.headers.get("content-type"), /javascript/);
+    const wasm = await fetch(`${origin}/pkg/wasm/wasmsocket_bg.wasm`);
+    assert.equal(wasm.headers.get("content-type"), "application/wasm");
+    for (const path of [
+      "/pkg/package.json",
+      "/pkg/lib/../../Cargo.toml",
+      "/etc/passwd",
+    ])
+      assert.equal((await fetch(origin + path)).status, 404, path);
+    assert.equal(
+      (await fetch(`${origin}/www/`, { method: "POST" })).status,
+      405,
+    );
+    cli.child.kill("SIGINT");
+    await exitedCleanly(cli, "playground after SIGINT");
+  },
+);

@@ -9,8 +9,10 @@ import { bytes, text } from "../engine.js";
 import { CloseEvent, ErrorEvent, MessageEvent } from "../events.js";
 import { formatTrace } from "../trace.js";
 import { streamTransport } from "../transport.js";
+import { bridgeTransport, tunnelTransport } from "../tunnel.js";
 import { control, platform, WebSocket } from "../websocket.js";
 import { connectTransport } from "./connect.js";
+import { createBridge } from "./bridge.js";
 import { duplexTransport, isDuplex } from "./duplex.js";
 import { WebSocketServer } from "./server.js";
 
@@ -45,8 +47,10 @@ bytes.copy = (u8, start, end) => {
 platform.adapt = (t) => (isDuplex(t) ? duplexTransport(t) : undefined);
 
 export {
+  bridgeTransport,
   CloseEvent,
   control,
+  createBridge,
   duplexTransport,
   encodeFrame,
   ErrorEvent,
@@ -54,6 +58,7 @@ export {
   MessageEvent,
   parseFrames,
   streamTransport,
+  tunnelTransport,
   WebSocket,
   WebSocketServer,
 };
