@@ -454,6 +454,18 @@ export declare function bridgeTransport(
  * (a bridge's tunnel); its non-1000 close becomes the transport's error. */
 export declare function tunnelTransport(carrier: WebSocketLike): Transport;
 
+/**
+ * A transport to the ws: or wss: server `server` over a new bidirectional
+ * stream of `session`, a WebTransport session to a bridge's WebTransport
+ * way in (`wasmsocket bridge --webtransport`, under Deno). The stream opens
+ * with a request line and the bridge's answer; a refusal becomes the
+ * transport's error, "bridge: <reason>".
+ */
+export declare function webTransportBridgeTransport(
+  session: { createBidirectionalStream(): Promise<StreamPair> },
+  server: string,
+): Transport;
+
 /** What `tunnelTransport` needs of a carrier WebSocket. */
 export interface WebSocketLike {
   binaryType: string;

@@ -5,6 +5,7 @@
 //                          [--send-raw SPEC]… [--wait MS]
 //   wasmsocket serve [--port N] [--host H] [--echo | --broadcast] [--deflate] [--trace]
 //   wasmsocket bridge --listen PORT --allow HOST:PORT… [--origin O]… [--max-tunnels N]
+//                     [--webtransport PORT --cert FILE --key FILE]   (under Deno)
 //   wasmsocket playground [--port N] [--allow HOST:PORT]… [--origin O]…
 //
 // --trace shows both handshake heads and one line per frame, as the engine
@@ -16,6 +17,7 @@
 // runs out), and --send-raw (or /raw) writes frames crafted in the frame
 // language of lib/craft.js, bad ones included, to see how a server answers.
 
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
@@ -100,9 +102,21 @@ options:
   -o, --origin O         a page origin allowed besides the bridge's own
                          (repeatable; "*" allows any page)
       --max-tunnels N    tunnels open at once (default 32)
+      --webtransport PORT  also listen for WebTransport over HTTP/3 on this
+                         UDP port (0 picks a free one); needs Deno
+                         (deno run --unstable-net -A wasmsocket.js bridge …),
+                         --cert and --key. Each bidirectional stream of a
+                         session is a tunnel. Deno does not tell a session's
+                         Origin: it counts as "null" (allow it with
+                         --origin null)
+      --cert FILE        PEM certificate for --webtransport (ECDSA P-256,
+                         valid at most 14 days for a page that trusts it
+                         by its SHA-256)
+      --key FILE         PEM private key for --webtransport
   -h, --help             this help
 
-The first line printed is "bridge listening on ws://HOST:PORT".`,
+The first line printed is "bridge listening on ws://HOST:PORT" (with only
+--webtransport: "bridge listening on https://HOST:PORT (WebTransport)").`,
   playground: `usage: wasmsocket playground [options]
 
 Serves the browser protocol playground and a bridge on one port, and prints
@@ -398,35 +412,78 @@ const BRIDGE_OPTIONS = {
   "max-tunnels": { type: "string" },
 };
 
-function bridge(args) {
+async function bridge(args) {
   const { values } = options(
     args,
-    { ...BRIDGE_OPTIONS, listen: { type: "string", short: "l" } },
+    {
+      ...BRIDGE_OPTIONS,
+      listen: { type: "string", short: "l" },
+      webtransport: { type: "string" },
+      cert: { type: "string" },
+      key: { type: "string" },
+    },
     HELP.bridge,
   );
   const { port, ...shared } = bridgeOptions(values, HELP.bridge);
-  if (values.listen === undefined)
+  if (values.listen === undefined && values.webtransport === undefined)
     fail(`--listen PORT is needed\n\n${HELP.bridge}`, 2);
   if (shared.allow.length === 0)
     fail(`at least one --allow HOST:PORT is needed\n\n${HELP.bridge}`, 2);
-  let server;
-  try {
-    server = createBridge({
-      ...shared,
-      port: port(values.listen),
-      host: values.host,
-    });
-  } catch (error) {
-    fail(error.message, 2);
+  const stops = [];
+  let wt;
+  if (values.webtransport !== undefined) {
+    if (typeof globalThis.Deno?.QuicEndpoint !== "function")
+      fail(
+        "--webtransport needs Deno with --unstable-net (deno run --unstable-net -A …)",
+        2,
+      );
+    if (!values.cert || !values.key)
+      fail(`--webtransport needs --cert FILE and --key FILE`, 2);
+    try {
+      const { createWebTransportBridge } =
+        await import("../lib/deno/bridge.js");
+      wt = createWebTransportBridge({
+        ...shared,
+        port: port(values.webtransport),
+        hostname: values.host,
+        cert: readFileSync(values.cert, "utf8"),
+        key: readFileSync(values.key, "utf8"),
+      });
+    } catch (error) {
+      fail(error.message, 2);
+    }
+    if (values.listen === undefined) {
+      const host = wt.hostname.includes(":") ? `[${wt.hostname}]` : wt.hostname;
+      console.log(
+        `bridge listening on https://${host}:${wt.port} (WebTransport)`,
+      );
+      console.log(`targets: ${shared.allow.join(", ")}`);
+    }
+    stops.push(() => wt.close());
   }
-  server.on("error", (error) => fail(error.message));
-  server.on("listening", () => {
-    const { address, port: bound } = server.address();
-    const host = address.includes(":") ? `[${address}]` : address;
-    console.log(`bridge listening on ws://${host}:${bound}`);
-    console.log(`targets: ${shared.allow.join(", ")}`);
-  });
-  const stop = () => server.close().then(() => process.exit(0));
+  let server;
+  if (values.listen !== undefined) {
+    try {
+      server = createBridge({
+        ...shared,
+        port: port(values.listen),
+        host: values.host,
+      });
+    } catch (error) {
+      fail(error.message, 2);
+    }
+    server.on("error", (error) => fail(error.message));
+    server.on("listening", () => {
+      const { address, port: bound } = server.address();
+      const host = address.includes(":") ? `[${address}]` : address;
+      console.log(`bridge listening on ws://${host}:${bound}`);
+      if (wt) console.log(`and on https://${host}:${wt.port} (WebTransport)`);
+      console.log(`targets: ${shared.allow.join(", ")}`);
+    });
+    stops.push(() => server.close());
+  }
+  const stop = () =>
+    Promise.all(stops.map((s) => s())).then(() => process.exit(0));
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
 }

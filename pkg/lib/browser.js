@@ -13,6 +13,7 @@ import { formatTrace } from "./trace.js";
 import { streamTransport } from "./transport.js";
 import { bridgeTransport, tunnelTransport } from "./tunnel.js";
 import { control, WebSocket } from "./websocket.js";
+import { webTransportBridgeTransport } from "./webtransport-tunnel.js";
 
 // The smallest module using a v128 instruction: valid only where SIMD is supported.
 const simdProbe = new Uint8Array([
@@ -42,5 +43,6 @@ export {
   tunnelTransport,
   WebSocket,
   WebSocketServer,
+  webTransportBridgeTransport,
 };
 export default WebSocket;

@@ -7,8 +7,9 @@
 //
 //   node tests/webtransport/run.mjs     CHROMIUM=/path/to/chromium to override
 //
-// Prints one line per check, then `# pass N` and `# fail M`; exits 1 on any
-// failure, Deno or Chromium failing to start included.
+// Then the bridge's WebTransport way in (bridge-checks.mjs) in the same
+// browser. Prints one line per check, then `# pass N` and `# fail M`; exits
+// 1 on any failure, Deno or Chromium failing to start included.
 
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -18,6 +19,7 @@ import path from "node:path";
 
 import { launchChromium, root, serveRepo } from "../browser/harness.mjs";
 import { makeCertificate } from "../node/helpers.mjs";
+import { bridgeChecks } from "./bridge-checks.mjs";
 
 const started = performance.now();
 const LIMIT_MS = 120000;
@@ -201,6 +203,18 @@ async function main() {
   const checks = await page.evaluate(() => window.__checks);
   if (checks.length === 0) check("the page reported its checks", false);
   for (const { name, ok, detail } of checks) check(name, ok, detail);
+  await page.close();
+
+  // The bridge's WebTransport way in (bridge-checks.mjs).
+  await bridgeChecks({
+    browser,
+    site,
+    cert,
+    deno: denoBinary(),
+    root,
+    check,
+    cleanups,
+  });
 }
 
 try {

@@ -28,6 +28,7 @@
 // it, hence /drop.
 
 import { streamTransport, WebSocketServer } from "../../pkg/lib/browser.js";
+import { StreamHead } from "../../pkg/lib/webtransport-tunnel.js";
 
 const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
 const listener = endpoint.listen({
@@ -60,42 +61,11 @@ function closeOf(id) {
  * (two varints: stream type 0x41, session id; one session per connection).
  */
 async function afterHeader(readable) {
-  const reader = readable.getReader();
-  let bytes = new Uint8Array(0);
-  let at = 0;
-  async function fill(n) {
-    while (bytes.length < at + n) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("stream ended inside its WebTransport header");
-      const joined = new Uint8Array(bytes.length + value.length);
-      joined.set(bytes);
-      joined.set(value, bytes.length);
-      bytes = joined;
-    }
-  }
-  async function varint() {
-    await fill(1);
-    const length = 1 << (bytes[at] >> 6);
-    await fill(length);
-    let value = bytes[at] & 0x3f;
-    for (let i = 1; i < length; i++) value = value * 256 + bytes[at + i];
-    at += length;
-    return value;
-  }
-  if ((await varint()) !== 0x41) throw new Error("not a WebTransport stream");
-  await varint();
-  const rest = bytes.subarray(at);
-  return new ReadableStream({
-    start(controller) {
-      if (rest.length > 0) controller.enqueue(rest);
-    },
-    async pull(controller) {
-      const { value, done } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
+  const head = new StreamHead(readable.getReader());
+  if ((await head.varint()) !== 0x41)
+    throw new Error("not a WebTransport stream");
+  await head.varint();
+  return head.rest();
 }
 
 async function serve(wt, stream) {

@@ -18,6 +18,7 @@
 import net from "node:net";
 import tls from "node:tls";
 
+import { bridgePolicy, splitTarget, unreachable } from "../bridge-policy.js";
 import { control, WebSocket } from "../websocket.js";
 import { WebSocketServer } from "./server.js";
 
@@ -41,11 +42,8 @@ const LINGER = 5000;
 
 /** Starts a bridge; returns its WebSocketServer (listening, address, close). */
 export function createBridge(options) {
-  const allowed = new Set(options.allow.map((t) => normalTarget(t)));
-  const origins = new Set(options.origins ?? []);
-  const cap = options.maxTunnels ?? 32;
+  const policy = bridgePolicy(options);
   const log = options.log ?? (() => {});
-  const only = allowed.size === 1 ? [...allowed][0] : null;
   const server = new WebSocketServer({
     port: options.port,
     host: options.host,
@@ -55,38 +53,26 @@ export function createBridge(options) {
     // decided per tunnel below, where a refusal can carry a reason.
     maxMessageSize: 16 << 20,
   });
-  let open = 0;
   server.on("connection", (page, request) => {
     const from = request.origin ?? "null";
-    const refuse = (code, reason) => {
-      log(`refused ${request.remoteAddress} (origin ${from}): ${reason}`);
-      control(page).close(code, reason);
-    };
-    const self = new Set([
+    const self = [
       `http://${request.headers.host}`,
       `https://${request.headers.host}`,
-    ]);
-    if (!origins.has("*") && !origins.has(from) && !self.has(from))
-      return refuse(1008, `origin ${from} is not allowed`);
+    ];
     const query = new URL(request.url, "ws://bridge").searchParams;
-    const asked = query.get("target");
-    const target = asked === null ? only : normalTarget(asked, false);
-    if (allowed.size === 0)
-      return refuse(
-        1008,
-        "no target is allowed (start it with --allow HOST:PORT)",
+    const verdict = policy.check(from, query.get("target"), self);
+    if (verdict.reason) {
+      log(
+        `refused ${request.remoteAddress} (origin ${from}): ${verdict.reason}`,
       );
-    if (target === null || !allowed.has(target))
-      return refuse(
-        1008,
-        asked === null
-          ? "no target given (?target=host:port)"
-          : `target ${asked} is not allowed`,
-      );
-    if (open >= cap) return refuse(1013, `too many tunnels (at most ${cap})`);
-    open += 1;
-    page.addEventListener("close", () => (open -= 1));
-    tunnel(page, target, query.has("tls"), { log, tls: options.tls, from });
+      return control(page).close(verdict.code, verdict.reason);
+    }
+    page.addEventListener("close", policy.opened());
+    tunnel(page, verdict.target, query.has("tls"), {
+      log,
+      tls: options.tls,
+      from,
+    });
   });
   return server;
 }
@@ -125,7 +111,7 @@ function tunnel(page, target, secure, { log, tls: tlsOptions, from }) {
   socket.on("error", (error) => {
     const reason = reached
       ? `${name}: ${error.message}`
-      : `cannot reach ${name}: ${error.code ?? error.message}`;
+      : unreachable(name, error);
     log(reason);
     if (page.readyState === WebSocket.OPEN)
       control(page).close(reached ? 1011 : 1014, reason.slice(0, 123));
@@ -148,22 +134,4 @@ function tunnel(page, target, secure, { log, tls: tlsOptions, from }) {
     socket.end();
     setTimeout(() => socket.destroy(), LINGER).unref();
   };
-}
-
-/**
- * "host:port" with the host lower-cased and IPv6 in brackets, or null for
- * anything else; `strict` throws instead (for the allowed list).
- */
-function normalTarget(text, strict = true) {
-  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):(\d{1,5})$/i.exec(text.trim());
-  const port = m ? Number(m[2]) : 0;
-  if (m && port > 0 && port <= 65535) return `${m[1].toLowerCase()}:${port}`;
-  if (strict) throw new TypeError(`not a target (host:port): ${text}`);
-  return null;
-}
-
-function splitTarget(target) {
-  const at = target.lastIndexOf(":");
-  const host = target.slice(0, at).replace(/^\[|\]$/g, "");
-  return { host, port: Number(target.slice(at + 1)) };
 }

@@ -11,6 +11,7 @@ import { formatTrace } from "../trace.js";
 import { streamTransport } from "../transport.js";
 import { bridgeTransport, tunnelTransport } from "../tunnel.js";
 import { control, platform, WebSocket } from "../websocket.js";
+import { webTransportBridgeTransport } from "../webtransport-tunnel.js";
 import { connectTransport } from "./connect.js";
 import { createBridge } from "./bridge.js";
 import { duplexTransport, isDuplex } from "./duplex.js";
@@ -61,5 +62,6 @@ export {
   tunnelTransport,
   WebSocket,
   WebSocketServer,
+  webTransportBridgeTransport,
 };
 export default WebSocket;

@@ -1,0 +1,172 @@
+// Deno only (run with --unstable-net): the bridge's WebTransport way in.
+// A page opens a WebTransport session to it over HTTP/3, and each
+// bidirectional stream of the session is one tunnel, the raw bytes of a TCP
+// or TLS connection to one allowed target (see ../webtransport-tunnel.js for
+// the page's side and the line each way that opens a stream). The policy is
+// the WebSocket bridge's (../bridge-policy.js): allowed targets, page
+// origins, a cap on tunnels open at once, the same refusals in the same
+// words, each an ERROR line to the page and a log line here.
+//
+// The page's Origin: Deno 2.9 answers the session's CONNECT request itself
+// and hands over only its URL, not its headers, so the origin of a session
+// is unknown and counts as "null", as a WebSocket request without Origin
+// does: sessions are served only when the allowed origins include "null" or
+// "*". (The URL cannot stand in for it: a page can put anything there.)
+//
+// Streams are taken from the QUIC connection, not from the WebTransport
+// object: in Deno 2.9, ending a stream of `incomingBidirectionalStreams`
+// does nothing on the wire (denoland/deno#36822), so a tunnel could never
+// end. Both ways are flow-controlled by the streams' backpressure.
+
+import { bridgePolicy, splitTarget, unreachable } from "../bridge-policy.js";
+import { StreamHead } from "../webtransport-tunnel.js";
+
+/** Ms a page has to send its request line. */
+const REQUEST_TIMEOUT = 10000;
+/** Ms a target has to finish once the page ended its side, before it is cut. */
+const LINGER = 5000;
+
+/**
+ * Starts a WebTransport bridge on UDP `hostname`:`port` (default
+ * 127.0.0.1, a free port) with the PEM `cert` and `key` (ECDSA P-256, valid
+ * at most 14 days, for pages that trust it by its hash). Options as
+ * createBridge's: `allow`, `origins`, `maxTunnels`, `log`, and `tls`
+ * (options of Deno.connectTls, e.g. `caCerts`). Returns `{ port, close() }`.
+ */
+export function createWebTransportBridge(options) {
+  if (typeof Deno?.QuicEndpoint !== "function")
+    throw new TypeError(
+      "the WebTransport bridge needs Deno run with --unstable-net",
+    );
+  const policy = bridgePolicy(options);
+  const log = options.log ?? (() => {});
+  const endpoint = new Deno.QuicEndpoint({
+    hostname: options.hostname ?? options.host ?? "127.0.0.1",
+    port: options.port ?? 0,
+  });
+  const listener = endpoint.listen({
+    cert: options.cert,
+    key: options.key,
+    alpnProtocols: ["h3"],
+  });
+  const connections = new Set();
+  const serve = async (incoming) => {
+    let conn;
+    try {
+      conn = await incoming.accept();
+      connections.add(conn);
+      const session = await Deno.upgradeWebTransport(conn);
+      await session.ready;
+      const peer = conn.remoteAddr.hostname;
+      for await (const stream of conn.incomingBidirectionalStreams)
+        tunnel(stream, peer, { policy, log, tls: options.tls });
+    } catch (error) {
+      log(`session: ${error.message}`);
+    } finally {
+      connections.delete(conn);
+    }
+  };
+  (async () => {
+    for await (const incoming of listener) serve(incoming);
+  })().catch(() => {});
+  return {
+    port: endpoint.addr.port,
+    hostname: endpoint.addr.hostname,
+    close() {
+      for (const conn of connections) conn.close();
+      listener.stop();
+      endpoint.close();
+    },
+  };
+}
+
+const encoder = new TextEncoder();
+
+/** One stream: its request line, the policy's verdict, then the bytes. */
+async function tunnel(stream, peer, { policy, log, tls }) {
+  const head = new StreamHead(stream.readable.getReader());
+  const writer = stream.writable.getWriter();
+  const from = "null";
+  const answer = async (line) => {
+    await writer.write(encoder.encode(`${line}\n`));
+    writer.releaseLock();
+  };
+  const refuse = async (reason, line = `refused ${peer} (origin ${from})`) => {
+    log(line ? `${line}: ${reason}` : reason);
+    try {
+      await answer(`ERROR ${reason}`);
+      await stream.writable.close();
+    } catch {}
+    head.cancel();
+  };
+  let request;
+  let timer;
+  try {
+    // The WebTransport stream header: type 0x41, session id.
+    if ((await head.varint()) !== 0x41)
+      throw new Error("not a WebTransport stream");
+    await head.varint();
+    request = await Promise.race([
+      head.line(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error("no request line in time")),
+          REQUEST_TIMEOUT,
+        );
+      }),
+    ]);
+  } catch (error) {
+    clearTimeout(timer);
+    return refuse(`bad request: ${error.message}`);
+  }
+  clearTimeout(timer);
+  const query = new URLSearchParams(request);
+  const verdict = policy.check(from, query.get("target"));
+  if (verdict.reason) return refuse(verdict.reason);
+  const closed = policy.opened();
+  const secure = query.has("tls");
+  const { host, port } = splitTarget(verdict.target);
+  const name = `${secure ? "tls" : "tcp"} ${verdict.target}`;
+  log(`tunnel ${from} → ${name}`);
+  let socket;
+  try {
+    socket = secure
+      ? await Deno.connectTls({ hostname: host, port, ...tls })
+      : await Deno.connect({ hostname: host, port });
+  } catch (error) {
+    closed();
+    return refuse(unreachable(name, error), null);
+  }
+  try {
+    await answer("OK");
+  } catch {
+    closed();
+    socket.close();
+    return;
+  }
+  // Once either side ended, the other has LINGER ms to end too.
+  let linger = null;
+  const shut = () => {
+    clearTimeout(linger);
+    try {
+      socket.close();
+    } catch {}
+    head.cancel();
+  };
+  const wait = () => (linger ??= setTimeout(shut, LINGER));
+  // Page → target; the page's end of stream half-closes the target.
+  const up = head
+    .rest()
+    .pipeTo(socket.writable, { preventClose: true })
+    .then(() => socket.closeWrite())
+    .catch(() => {})
+    .finally(wait);
+  // Target → page; the target's end (or failure) ends the stream.
+  const down = socket.readable
+    .pipeTo(stream.writable)
+    .catch((error) => log(`${name}: ${error.message}`))
+    .finally(wait);
+  await Promise.allSettled([up, down]);
+  shut();
+  closed();
+}
