@@ -35,6 +35,9 @@ npx tsc -p tests/types
 step "package: headless Chromium"
 node tests/browser/run.mjs
 
+step "package: bundled with Vite into an app, in headless Chromium"
+node tests/bundle/run.mjs
+
 step "package: WebTransport (headless Chromium ↔ Deno)"
 node tests/webtransport/run.mjs
 

@@ -20,10 +20,12 @@ const simdProbe = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8,
   0, 65, 0, 253, 15, 253, 98, 11,
 ]);
-const file = WebAssembly.validate(simdProbe)
-  ? "wasmsocket_bg.wasm"
-  : "wasmsocket_scalar_bg.wasm";
-await init({ module_or_path: new URL(`../wasm/${file}`, import.meta.url) });
+// Each URL is a literal `new URL(…, import.meta.url)` so that bundlers (Vite,
+// webpack 5, Parcel) see both files and emit them as assets.
+const wasmUrl = WebAssembly.validate(simdProbe)
+  ? new URL("../wasm/wasmsocket_bg.wasm", import.meta.url)
+  : new URL("../wasm/wasmsocket_scalar_bg.wasm", import.meta.url);
+await init({ module_or_path: wasmUrl });
 
 /** Node only; browsers have no Duplex streams. */
 export function duplexTransport() {
