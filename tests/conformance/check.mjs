@@ -130,7 +130,7 @@ if (update) {
         .map((id) => [id, verdicts[id]]),
     );
   }
-  writeFileSync(expectedFile, `${JSON.stringify(fresh, null, 1)}\n`);
+  writeFileSync(expectedFile, `${JSON.stringify(fresh, null, 2)}\n`);
   console.log("expected.json updated from this run");
 } else if (changes.length > 0) {
   problems.push(...changes.map((c) => `changed verdict: ${c}`));
