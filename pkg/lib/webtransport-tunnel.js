@@ -115,8 +115,11 @@ export class StreamHead {
       await this.#fill(from + 1);
     }
   }
-  /** Whatever follows, as a ReadableStream of Uint8Array. */
-  rest() {
+  /**
+   * Whatever follows, as a ReadableStream of Uint8Array; `ended` is called
+   * when the stream's end is read, or with the error it fails with.
+   */
+  rest(ended = () => {}) {
     const reader = this.#reader;
     const left = this.#bytes.subarray(this.#at);
     return new ReadableStream({
@@ -124,9 +127,17 @@ export class StreamHead {
         if (left.length > 0) controller.enqueue(left);
       },
       async pull(controller) {
-        const { value, done } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
+        let read;
+        try {
+          read = await reader.read();
+        } catch (error) {
+          ended(error);
+          throw error;
+        }
+        if (read.done) {
+          ended();
+          controller.close();
+        } else controller.enqueue(read.value);
       },
       cancel: (reason) => reader.cancel(reason),
     });

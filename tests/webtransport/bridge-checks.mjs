@@ -15,6 +15,44 @@ import path from "node:path";
 
 import { WebSocketServer } from "wasmsocket";
 
+/**
+ * Raw TCP targets for flow control: `sink` never reads; `flood` writes 64
+ * MiB as fast as its peer takes it, and `flushed` is how much of it the
+ * kernel took.
+ */
+async function rawTargets(cleanups) {
+  const sockets = new Set();
+  const listen = async (onSocket) => {
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      onSocket(socket);
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    });
+    return server.address().port;
+  };
+  const result = { flushed: 0 };
+  result.sink = await listen((socket) => socket.pause());
+  result.flood = await listen((socket) => {
+    const chunk = Buffer.alloc(1 << 20);
+    let sent = 0;
+    const pump = () => {
+      while (sent < 64) {
+        sent += 1;
+        if (!socket.write(chunk, () => (result.flushed += chunk.length)))
+          return;
+      }
+    };
+    socket.on("drain", pump);
+    pump();
+  });
+  return result;
+}
+
 /** A port nothing listens on (bound once, then let go). */
 function freePort() {
   return new Promise((resolve) => {
@@ -120,6 +158,7 @@ export async function bridgeChecks({
   });
   const echoPort = echo.address().port;
   const closedPort = await freePort();
+  const raw = await rawTargets(cleanups);
   const dir = mkdtempSync(path.join(os.tmpdir(), "wasmsocket-bridge-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(path.join(dir, "cert.pem"), cert.cert);
@@ -137,6 +176,10 @@ export async function bridgeChecks({
           `127.0.0.1:${echoPort}`,
           "--allow",
           `127.0.0.1:${closedPort}`,
+          "--allow",
+          `127.0.0.1:${raw.sink}`,
+          "--allow",
+          `127.0.0.1:${raw.flood}`,
           "--origin",
           "null",
           "--max-tunnels",
@@ -175,6 +218,8 @@ export async function bridgeChecks({
     hash: cert.hash,
     echo: echoPort,
     closed: closedPort,
+    sink: raw.sink,
+    flood: raw.flood,
   });
   await page.goto(
     `http://localhost:${site.address().port}/tests/webtransport/bridge-page.html?${query}`,
@@ -186,6 +231,11 @@ export async function bridgeChecks({
   if (checks.length === 0) check("the bridge page reported its checks", false);
   for (const { name, ok, detail } of checks)
     check(`bridge: ${name}`, ok, detail);
+  check(
+    "bridge: a page that does not read holds the target back",
+    raw.flushed > 0 && raw.flushed < 32 << 20,
+    `the target flushed ${raw.flushed} of ${64 << 20} bytes`,
+  );
   const logA = a.lines.join("\n");
   const logB = b.lines.join("\n");
   const expected = [

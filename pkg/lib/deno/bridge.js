@@ -58,8 +58,15 @@ export function createWebTransportBridge(options) {
       const session = await Deno.upgradeWebTransport(conn);
       await session.ready;
       const peer = conn.remoteAddr.hostname;
+      // The end of the session cuts its tunnels (see `cuts` in tunnel()).
+      const cuts = new Set();
+      const cut = () => {
+        for (const shut of cuts) shut();
+      };
+      session.closed.then(cut, cut);
+      conn.closed.then(cut, cut);
       for await (const stream of conn.incomingBidirectionalStreams)
-        tunnel(stream, peer, { policy, log, tls: options.tls });
+        tunnel(stream, peer, { policy, log, tls: options.tls, cuts });
     } catch (error) {
       log(`session: ${error.message}`);
     } finally {
@@ -83,7 +90,7 @@ export function createWebTransportBridge(options) {
 const encoder = new TextEncoder();
 
 /** One stream: its request line, the policy's verdict, then the bytes. */
-async function tunnel(stream, peer, { policy, log, tls }) {
+async function tunnel(stream, peer, { policy, log, tls, cuts }) {
   const head = new StreamHead(stream.readable.getReader());
   const writer = stream.writable.getWriter();
   const from = "null";
@@ -144,7 +151,9 @@ async function tunnel(stream, peer, { policy, log, tls }) {
     socket.close();
     return;
   }
-  // Once either side ended, the other has LINGER ms to end too.
+  // Once either side ended, the other has LINGER ms to end too; a failure
+  // on either side (a reset stream, a broken connection) cuts both at once,
+  // even with a write to a target that does not read still pending.
   let linger = null;
   const shut = () => {
     clearTimeout(linger);
@@ -155,18 +164,23 @@ async function tunnel(stream, peer, { policy, log, tls }) {
   };
   const wait = () => (linger ??= setTimeout(shut, LINGER));
   // Page → target; the page's end of stream half-closes the target.
-  const up = head
-    .rest()
+  const fromPage = head.rest((error) => (error ? shut() : wait()));
+  const up = fromPage
     .pipeTo(socket.writable, { preventClose: true })
-    .then(() => socket.closeWrite())
-    .catch(() => {})
-    .finally(wait);
-  // Target → page; the target's end (or failure) ends the stream.
-  const down = socket.readable
-    .pipeTo(stream.writable)
-    .catch((error) => log(`${name}: ${error.message}`))
-    .finally(wait);
+    .then(() => socket.closeWrite(), shut)
+    .catch(() => {});
+  // Target → page; the target's end ends the stream.
+  const down = socket.readable.pipeTo(stream.writable).then(wait, (error) => {
+    log(`${name}: ${error.message}`);
+    shut();
+  });
+  // Deno tells of a page's reset stream only to a read or write of it, and
+  // none is pending while the target does not read: such a tunnel is cut
+  // when the target reads again, or when Deno sees its connection end (it
+  // does not see a page close a session on a live connection).
+  cuts.add(shut);
   await Promise.allSettled([up, down]);
+  cuts.delete(shut);
   shut();
   closed();
 }
