@@ -121,7 +121,10 @@ function tunnel(page, target, secure, { log, tls: tlsOptions, from }) {
     if (page.readyState === WebSocket.OPEN) page.close(1000);
   });
   page.onmessage = (event) => {
-    if (typeof event.data === "string") return;
+    // Once the target ended, what the page still sends (the reply to the
+    // target's close) has nowhere to go: writing it would fail the tunnel
+    // (EPIPE) and pause the page for good.
+    if (typeof event.data === "string" || !socket.writable) return;
     // The target is behind: stop reading the page until it drains.
     if (!socket.write(new Uint8Array(event.data))) {
       control(page).pause();
