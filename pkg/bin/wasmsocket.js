@@ -106,9 +106,8 @@ options:
                          UDP port (0 picks a free one); needs Deno
                          (deno run --unstable-net -A wasmsocket.js bridge …),
                          --cert and --key. Each bidirectional stream of a
-                         session is a tunnel. Deno does not tell a session's
-                         Origin: it counts as "null" (allow it with
-                         --origin null)
+                         session is a tunnel. It serves no page of its own:
+                         give the pages' origins with --origin
       --cert FILE        PEM certificate for --webtransport (ECDSA P-256,
                          valid at most 14 days for a page that trusts it
                          by its SHA-256)

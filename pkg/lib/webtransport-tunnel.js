@@ -99,6 +99,12 @@ export class StreamHead {
     this.#at += length;
     return value;
   }
+  /** The next `n` bytes. */
+  async bytes(n) {
+    await this.#fill(n);
+    this.#at += n;
+    return this.#bytes.slice(this.#at - n, this.#at);
+  }
   /** A line of UTF-8 up to "\n" (not returned), at most MAX_LINE bytes. */
   async line() {
     for (let from = 0; ;) {

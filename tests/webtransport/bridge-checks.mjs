@@ -3,8 +3,8 @@
 // Deno, with the test's certificate, in front of an echo server (the
 // package's Node WebSocketServer) and a port where nothing listens; the page
 // (bridge-page.mjs) tunnels WebSockets through them and sees the refusals.
-// Bridge a serves origin "null" (Deno does not tell a session's Origin) with
-// a cap of 3; bridge b serves no such origin, so it refuses every tunnel.
+// Bridge a serves the page's origin (the CONNECT request's Origin header)
+// with a cap of 3; bridge b does not, so it refuses every tunnel.
 
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -164,6 +164,8 @@ export async function bridgeChecks({
   writeFileSync(path.join(dir, "cert.pem"), cert.cert);
   writeFileSync(path.join(dir, "key.pem"), cert.key);
   const common = { deno, root, dir, check, cleanups };
+  // The page's origin, as Chromium sends it in the CONNECT request.
+  const page = `http://localhost:${site.address().port}`;
   let a;
   let b;
   try {
@@ -181,7 +183,7 @@ export async function bridgeChecks({
           "--allow",
           `127.0.0.1:${raw.flood}`,
           "--origin",
-          "null",
+          page,
           "--max-tunnels",
           "3",
         ],
@@ -205,11 +207,11 @@ export async function bridgeChecks({
     true,
     `udp ${a.port} and ${b.port}, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
-  const page = await browser.newPage();
-  page.on("console", (m) =>
+  const tab = await browser.newPage();
+  tab.on("console", (m) =>
     console.log(`[bridge page console.${m.type()}] ${m.text()}`),
   );
-  page.on("pageerror", (e) =>
+  tab.on("pageerror", (e) =>
     check("no uncaught bridge page error", false, e.message),
   );
   const query = new URLSearchParams({
@@ -221,13 +223,13 @@ export async function bridgeChecks({
     sink: raw.sink,
     flood: raw.flood,
   });
-  await page.goto(
+  await tab.goto(
     `http://localhost:${site.address().port}/tests/webtransport/bridge-page.html?${query}`,
   );
-  await page.waitForFunction(() => window.__done === true, null, {
+  await tab.waitForFunction(() => window.__done === true, null, {
     timeout: 60000,
   });
-  const checks = await page.evaluate(() => window.__checks);
+  const checks = await tab.evaluate(() => window.__checks);
   if (checks.length === 0) check("the bridge page reported its checks", false);
   for (const { name, ok, detail } of checks)
     check(`bridge: ${name}`, ok, detail);
@@ -239,14 +241,14 @@ export async function bridgeChecks({
   const logA = a.lines.join("\n");
   const logB = b.lines.join("\n");
   const expected = [
-    [logA, `tunnel null → tcp 127.0.0.1:${echoPort}`],
+    [logA, `tunnel ${page} → tcp 127.0.0.1:${echoPort}`],
     [
       logA,
-      `refused 127.0.0.1 (origin null): target 127.0.0.1:${echoPort + 1} is not allowed`,
+      `refused 127.0.0.1 (origin ${page}): target 127.0.0.1:${echoPort + 1} is not allowed`,
     ],
     [logA, `cannot reach tcp 127.0.0.1:${closedPort}: ECONNREFUSED`],
-    [logA, "refused 127.0.0.1 (origin null): too many tunnels (at most 3)"],
-    [logB, "refused 127.0.0.1 (origin null): origin null is not allowed"],
+    [logA, `refused 127.0.0.1 (origin ${page}): too many tunnels (at most 3)`],
+    [logB, `refused 127.0.0.1 (origin ${page}): origin ${page} is not allowed`],
   ];
   const missing = expected.filter(([log, line]) => !log.includes(line));
   check(
@@ -256,5 +258,5 @@ export async function bridgeChecks({
       ? `missing: ${missing.map(([, l]) => l).join("; ")}`
       : `${a.lines.length + b.lines.length} lines`,
   );
-  await page.close();
+  await tab.close();
 }

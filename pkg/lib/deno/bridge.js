@@ -7,19 +7,20 @@
 // origins, a cap on tunnels open at once, the same refusals in the same
 // words, each an ERROR line to the page and a log line here.
 //
-// The page's Origin: Deno 2.9 answers the session's CONNECT request itself
-// and hands over only its URL, not its headers, so the origin of a session
-// is unknown and counts as "null", as a WebSocket request without Origin
-// does: sessions are served only when the allowed origins include "null" or
-// "*". (The URL cannot stand in for it: a page can put anything there.)
+// The page's Origin is the CONNECT request's, which Deno's own
+// `upgradeWebTransport` does not expose (it hands over the URL only): the
+// bridge accepts sessions itself (./h3.js) to read it. A request without
+// one counts as "null", as for the WebSocket bridge; nothing the page sends
+// on a stream can stand in for it. The bridge has no page of its own, so
+// only the listed origins are served.
 //
-// Streams are taken from the QUIC connection, not from the WebTransport
-// object: in Deno 2.9, ending a stream of `incomingBidirectionalStreams`
-// does nothing on the wire (denoland/deno#36822), so a tunnel could never
-// end. Both ways are flow-controlled by the streams' backpressure.
+// Streams are the QUIC connection's (Deno 2.9's WebTransport streams never
+// end on the wire, denoland/deno#36822). Both ways are flow-controlled by
+// the streams' backpressure.
 
 import { bridgePolicy, splitTarget, unreachable } from "../bridge-policy.js";
 import { StreamHead } from "../webtransport-tunnel.js";
+import { acceptWebTransport } from "./h3.js";
 
 /** Ms a page has to send its request line. */
 const REQUEST_TIMEOUT = 10000;
@@ -55,18 +56,21 @@ export function createWebTransportBridge(options) {
     try {
       conn = await incoming.accept();
       connections.add(conn);
-      const session = await Deno.upgradeWebTransport(conn);
-      await session.ready;
+      const session = await acceptWebTransport(conn);
       const peer = conn.remoteAddr.hostname;
+      const from = session.headers.get("origin") ?? "null";
       // The end of the session cuts its tunnels (see `cuts` in tunnel()).
       const cuts = new Set();
       const cut = () => {
         for (const shut of cuts) shut();
       };
-      session.closed.then(cut, cut);
+      session.ended.then(cut, cut);
       conn.closed.then(cut, cut);
-      for await (const stream of conn.incomingBidirectionalStreams)
-        tunnel(stream, peer, { policy, log, tls: options.tls, cuts });
+      for (;;) {
+        const { value: stream, done } = await session.streams.read();
+        if (done) break;
+        tunnel(stream, { peer, from, policy, log, tls: options.tls, cuts });
+      }
     } catch (error) {
       log(`session: ${error.message}`);
     } finally {
@@ -90,10 +94,9 @@ export function createWebTransportBridge(options) {
 const encoder = new TextEncoder();
 
 /** One stream: its request line, the policy's verdict, then the bytes. */
-async function tunnel(stream, peer, { policy, log, tls, cuts }) {
+async function tunnel(stream, { peer, from, policy, log, tls, cuts }) {
   const head = new StreamHead(stream.readable.getReader());
   const writer = stream.writable.getWriter();
-  const from = "null";
   const answer = async (line) => {
     await writer.write(encoder.encode(`${line}\n`));
     writer.releaseLock();
@@ -176,8 +179,7 @@ async function tunnel(stream, peer, { policy, log, tls, cuts }) {
   });
   // Deno tells of a page's reset stream only to a read or write of it, and
   // none is pending while the target does not read: such a tunnel is cut
-  // when the target reads again, or when Deno sees its connection end (it
-  // does not see a page close a session on a live connection).
+  // when the target reads again, or when its session ends.
   cuts.add(shut);
   await Promise.allSettled([up, down]);
   cuts.delete(shut);
