@@ -152,9 +152,11 @@ export async function bridgeChecks({
   const echo = new WebSocketServer({ port: 0, host: "127.0.0.1" });
   await once(echo, "listening");
   cleanups.push(() => echo.close());
-  echo.on("connection", (ws) => {
+  // Echoes; on /close, closes first (1000 "bye").
+  echo.on("connection", (ws, request) => {
     ws.binaryType = "arraybuffer";
     ws.onmessage = (e) => ws.send(e.data);
+    if (request.url.startsWith("/close")) ws.close(1000, "bye");
   });
   const echoPort = echo.address().port;
   const closedPort = await freePort();

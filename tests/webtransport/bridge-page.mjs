@@ -132,6 +132,15 @@ async function run() {
     },
   );
 
+  await check("the target closes first: a clean close 1000", async () => {
+    const { closed } = tunnel(a, echo.replace(/echo$/, "close"));
+    const end = await closed;
+    return {
+      ok: end.code === 1000 && end.wasClean && !end.error,
+      detail: show(end),
+    };
+  });
+
   await check("a target not allowed is refused with its reason", async () => {
     const other = `127.0.0.1:${Number(params.get("echo")) + 1}`;
     const seen = await refused(a, `ws://${other}/`);
