@@ -2,8 +2,8 @@
 # Runs every test, after all set-up: style and lint checks, the engine's Rust
 # tests (native and wasm), the Node tests of the package, its TypeScript
 # declarations, the browser test, the WebTransport test (Chromium and a Deno
-# server) and the packed-tarball test. Any failure,
-# including a suite that cannot run, fails the whole run.
+# server), the playground's test (www/ in Chromium) and the packed-tarball
+# test. Any failure, including a suite that cannot run, fails the whole run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +40,9 @@ node tests/bundle/run.mjs
 
 step "package: WebTransport (headless Chromium ↔ Deno)"
 node tests/webtransport/run.mjs
+
+step "package: the playground in headless Chromium"
+node tests/playground/run.mjs
 
 step "package: npm pack into an empty project"
 bash tests/pack/run.sh
