@@ -14,7 +14,8 @@ import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { createBridge } from "./bridge.js";
+// From the entry point, which loads the engine the bridge runs on.
+import { createBridge } from "./index.js";
 
 const MIME = {
   ".html": "text/html; charset=utf-8",
