@@ -94,9 +94,14 @@ async function connect() {
 let viewing = null;
 
 function show(entry) {
-  if (viewing !== null) return;
+  if (viewing === null) following(() => log.append(entryRow(entry)));
+}
+
+/** Runs `change` and keeps the log at its end if it was there before (a
+ * new row, or a partial frame's row that makes the log shorter). */
+function following(change) {
   const near = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
-  log.append(entryRow(entry));
+  change();
   if (near) log.scrollTop = log.scrollHeight;
 }
 
@@ -125,6 +130,10 @@ $("#back").addEventListener("click", viewSession);
 /** A frame begun and not yet whole, e.g. one whose header claims more
  * bytes than were sent: shown below the log while it lasts. */
 function showPending(direction, frame) {
+  following(() => pendingRow(direction, frame));
+}
+
+function pendingRow(direction, frame) {
   pendingRows.querySelector(`[data-direction="${direction}"]`)?.remove();
   if (!frame) return;
   const text =
@@ -255,6 +264,8 @@ fields.kind.addEventListener("change", peerKindChanged);
 
 function peerKindChanged() {
   const kind = fields.kind.value;
+  for (const label of document.querySelectorAll("#options [data-for]"))
+    label.hidden = label.dataset.for !== kind;
   fields.target.disabled = kind === "loopback";
   fields.target.placeholder =
     kind === "webtransport"
