@@ -265,6 +265,30 @@ async function loopback(browser, site) {
     split?.chunks === 3 && split.hex === "0102",
     JSON.stringify(split),
   );
+  // Binary from a file: small ones show as hex before they go.
+  await page.setInputFiles('form.send[data-step="binary"] input[type="file"]', {
+    name: "four.bin",
+    mimeType: "application/octet-stream",
+    buffer: Buffer.from([0xde, 0xad, 0xbe, 0xef]),
+  });
+  await page.waitForFunction(
+    () =>
+      document.querySelector('form.send[data-step="binary"] input[name="arg"]')
+        .value,
+  );
+  await page.click('form.send[data-step="binary"] button');
+  await waitEntry(
+    page,
+    'return e.direction === "received" && e.hex === "deadbeef"',
+  );
+  const hexField = await page
+    .locator('form.send[data-step="binary"] input[name="arg"]')
+    .inputValue();
+  check(
+    "binary from a file: shown as hex, sent, echoed",
+    hexField === "de ad be ef",
+    hexField,
+  );
   await send(page, "raw", 'text len=50 "short"');
   await page.waitForSelector('#pending li[data-direction="sent"]');
   const pending = await page.locator("#pending").textContent();
