@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the engine for wasm32 twice (with simd128, and a scalar fallback for
 # browsers without it), generates the JS bindings into pkg/wasm/ and
-# optimises the modules with binaryen's wasm-opt (from npm).
+# optimises the modules with binaryen's wasm-opt (from npm); copies the
+# playground's page (www/) into the package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,3 +32,6 @@ cp target/bindgen-scalar/wasmsocket_bg.wasm "$out/wasmsocket_scalar_bg.wasm"
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$out/wasmsocket_scalar_bg.wasm" -o "$out/wasmsocket_scalar_bg.wasm"
 say "$(wc -c < "$out/wasmsocket_bg.wasm") bytes ($(gzip -9c "$out/wasmsocket_bg.wasm" | wc -c) gzipped) simd; $(wc -c < "$out/wasmsocket_scalar_bg.wasm") scalar"
+# The playground's page ships in the npm package (`wasmsocket playground`).
+rm -rf pkg/www
+cp -r www pkg/www

@@ -57,18 +57,19 @@ has() {
 }
 for f in package.json README.md index.d.ts lib/browser.js lib/websocket.js lib/engine.js lib/session.js \
   lib/transport.js lib/events.js lib/trace.js lib/node/index.js lib/node/connect.js \
-  lib/node/duplex.js lib/node/server.js bin/wasmsocket.js \
-  wasm/wasmsocket.js wasm/wasmsocket_bg.wasm wasm/wasmsocket_scalar_bg.wasm; do
+  lib/node/duplex.js lib/node/server.js lib/node/bridge.js lib/node/playground.js bin/wasmsocket.js \
+  www/index.html www/app.js wasm/wasmsocket.js wasm/wasmsocket_bg.wasm wasm/wasmsocket_scalar_bg.wasm; do
   has "$f" || fail "tarball lacks $f"
 done
 for f in "${files[@]}"; do
   case "$f" in
-    package.json | README.md | LICENSE* | index.d.ts | lib/*.js | lib/node/*.js | \
+    package.json | README.md | LICENSE* | index.d.ts | lib/*.js | lib/node/*.js | lib/deno/*.js | \
+      www/*.html | www/*.js | www/*.css | \
       bin/wasmsocket.js | wasm/wasmsocket.js | wasm/wasmsocket_bg.wasm | wasm/wasmsocket_scalar_bg.wasm) ;;
     *) fail "unexpected file in tarball: $f" ;;
   esac
 done
-say "contents ok: README.md, lib/, wasm/wasmsocket.js, both .wasm builds, index.d.ts; nothing unexpected"
+say "contents ok: README.md, lib/, wasm/wasmsocket.js, both .wasm builds, index.d.ts, the playground's www/; nothing unexpected"
 
 # --- install into a fresh project ---------------------------------------
 app="$work/app"
@@ -102,6 +103,19 @@ kill -INT "$serve_pid"
 wait "$serve_pid" || fail "npx wasmsocket serve did not exit cleanly on SIGINT"
 grep -q "^< over the cli$" <<<"$cli_out" || fail "the CLI echo did not come back: $cli_out"
 say "the installed CLI: serve and npx wasmsocket connect exchanged a line and closed cleanly"
+
+node_modules/.bin/wasmsocket playground --port 0 >playground.log 2>&1 &
+playground_pid=$!
+for _ in $(seq 1 50); do grep -q '^playground on ' playground.log && break; sleep 0.1; done
+page_url=$(sed -n 's/^playground on //p' playground.log)
+[[ -n "$page_url" ]] || { kill "$playground_pid"; fail "wasmsocket playground did not start: $(cat playground.log)"; }
+for path in "" app.js ../pkg/lib/browser.js ../pkg/wasm/wasmsocket_bg.wasm; do
+  status=$(node -e 'fetch(process.argv[1]).then((r) => console.log(r.status), () => console.log(0))' "$page_url$path")
+  [[ "$status" == 200 ]] || { kill "$playground_pid"; fail "the installed playground answered $status for $page_url$path"; }
+done
+kill -INT "$playground_pid"
+wait "$playground_pid" || fail "wasmsocket playground did not exit cleanly on SIGINT"
+say "the installed playground served its page, the browser entry and the engine from the package"
 
 # --- run a client from the installed package against ws -----------------
 cat >echo.mjs <<'JS'
