@@ -634,9 +634,11 @@ test(
       },
       ...failed(/mask/),
     ]);
-    // The close frame went out first, then the client let go without
-    // waiting closeTimeout for an answer that never comes.
-    assert.ok(f.at <= close.at, "the close frame is on the wire first");
+    // The close frame went out first (the peer read it whole, before any
+    // end of the stream; the client's close event and the peer's read race
+    // in this one process, so their times say nothing of the wire's order),
+    // then the client let go without waiting closeTimeout for an answer
+    // that never comes.
     const after = close.at - faultAt;
     assert.ok(
       after < 100,
