@@ -7,6 +7,7 @@
 
 import path from "node:path";
 
+import { ECHO_PAIRS } from "./echo.js";
 import { idleRun } from "./scale.js";
 import { benchDir, log, median, runJson, startServer } from "./util.js";
 
@@ -14,27 +15,11 @@ const serverScript = path.join(benchDir, "echo/server.js");
 const clientScript = path.join(benchDir, "echo/client.js");
 const bombScript = path.join(benchDir, "deflate/bomb.js");
 
-export const DEFLATE_PAIRS = [
-  { id: "ws-ws", label: "ws ↔ ws", client: "ws", server: "ws" },
-  {
-    id: "wasmsocket-wasmsocket",
-    label: "wasmsocket ↔ wasmsocket",
-    client: "wasmsocket",
-    server: "wasmsocket",
-  },
-  {
-    id: "wasmsocket-ws",
-    label: "wasmsocket client → ws server",
-    client: "wasmsocket",
-    server: "ws",
-  },
-  {
-    id: "ws-wasmsocket",
-    label: "ws client → wasmsocket server",
-    client: "ws",
-    server: "wasmsocket",
-  },
-];
+/** The echo section's pairs of ws and wasmsocket (undici and the raw socket
+ * have no permessage-deflate). */
+export const DEFLATE_PAIRS = ECHO_PAIRS.filter((p) =>
+  [p.client, p.server].every((side) => side === "ws" || side === "wasmsocket"),
+);
 
 export const DEFLATE_SIZES = [1024, 16 * 1024, 256 * 1024];
 
