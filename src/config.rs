@@ -37,6 +37,10 @@ pub struct Config {
     pub send_buffer_size: usize,
     /// Answer pings with pongs automatically (default on).
     pub auto_pong: bool,
+    /// Answer the peer's close frame automatically, echoing its code, when
+    /// its `Event::CloseReceived` is taken (default on). websocket.dll's face
+    /// turns it off: there the application's own close is the answer.
+    pub answer_close: bool,
     /// Most pings the peer may send while the pong for an earlier one is
     /// held (`Connection::hold_pongs`); one more fails the connection with
     /// 1008, as a peer that pings without reading the answers (default 64).
@@ -81,6 +85,7 @@ impl Default for Config {
             receive_buffer_size: 64 * 1024,
             send_buffer_size: usize::MAX,
             auto_pong: true,
+            answer_close: true,
             max_held_pings: 64,
             disable_masking: false,
             validate_utf8: true,

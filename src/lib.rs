@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod close;
+pub mod component;
 pub mod config;
 mod connection;
 pub mod deflate;

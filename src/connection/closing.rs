@@ -6,9 +6,10 @@ use super::*;
 
 impl Connection {
     /// Answers the peer's close (once the host has taken it) with a close
-    /// frame carrying its code, unless one was sent already.
+    /// frame carrying its code, unless one was sent already or the host
+    /// answers itself (`Config::answer_close`).
     pub(super) fn answer_close(&mut self) {
-        if self.close_sent {
+        if self.close_sent || !self.config.answer_close {
             return;
         }
         let code = self.close_received.as_ref().and_then(|f| f.code);

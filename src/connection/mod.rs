@@ -173,6 +173,26 @@ impl Connection {
         )
     }
 
+    /// A connection whose opening handshake was made elsewhere, by a host
+    /// that speaks HTTP itself and hands the engine only the data stream
+    /// (websocket.dll's face, `component`, builds on it). It starts OPEN
+    /// with the subprotocol and extensions agreed there, without an
+    /// `Event::Open`; no extension is installed unless `set_extension` is
+    /// called. `seed` is as for `client`.
+    pub fn opened(
+        role: Role,
+        config: impl Into<Arc<Config>>,
+        protocol: &str,
+        extensions: &str,
+        seed: [u8; 32],
+        now: u64,
+    ) -> Connection {
+        let mut conn = Connection::new(role, config.into(), Phase::Open, seed, now);
+        conn.opening = None;
+        conn.agree(protocol.to_owned(), extensions.to_owned());
+        conn
+    }
+
     /// `seed` is used by a client that masks.
     fn new(role: Role, config: Arc<Config>, phase: Phase, seed: [u8; 32], now: u64) -> Connection {
         let config = Config::normalized_shared(config);
@@ -657,9 +677,14 @@ impl Connection {
         self.control(OpCode::Pong, payload)
     }
 
+    /// Control frames may follow our close while the peer's is awaited:
+    /// §5.5.1 forbids only data frames after it.
     fn control(&mut self, op: OpCode, payload: &[u8]) -> Result<(), UsageError> {
         self.begin(self.now);
-        self.check_can_send()?;
+        let awaiting_close = self.close_sent && self.close_received.is_none();
+        if !(awaiting_close && !self.closed && !self.transport_close_requested) {
+            self.check_can_send()?;
+        }
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(UsageError::ControlPayloadTooLong(payload.len()));
         }

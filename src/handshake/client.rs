@@ -69,16 +69,9 @@ impl ClientRequest {
         if !user_host {
             write_field(out, "Host", &self.host);
         }
-        write_field(out, "Upgrade", "websocket");
-        write_field(out, "Connection", "Upgrade");
-        write_field(out, "Sec-WebSocket-Key", key);
-        write_field(out, "Sec-WebSocket-Version", VERSION);
-        if !self.protocols.is_empty() {
-            write_field(out, "Sec-WebSocket-Protocol", &self.protocols.join(", "));
-        }
-        if !extensions.is_empty() {
-            write_field(out, "Sec-WebSocket-Extensions", &extensions);
-        }
+        handshake_fields(key, &self.protocols, &extensions, |name, value| {
+            write_field(out, name, value)
+        });
         match &self.origin {
             Some(origin) if !user_origin => {
                 if !super::is_field_value(origin) {
@@ -91,6 +84,28 @@ impl ClientRequest {
         write_extra_headers(out, &self.headers)?;
         out.extend_from_slice(b"\r\n");
         Ok(())
+    }
+}
+
+/// Passes the fields that make a request an opening handshake (§4.1) to
+/// `field`: for checked `protocols` and `extensions` (one
+/// `Sec-WebSocket-Extensions` value), those offers too. A host that writes
+/// the rest of the request itself (websocket.dll's face) adds just these.
+pub fn handshake_fields(
+    key: &str,
+    protocols: &[String],
+    extensions: &str,
+    mut field: impl FnMut(&str, &str),
+) {
+    field("Upgrade", "websocket");
+    field("Connection", "Upgrade");
+    field("Sec-WebSocket-Key", key);
+    field("Sec-WebSocket-Version", VERSION);
+    if !protocols.is_empty() {
+        field("Sec-WebSocket-Protocol", &protocols.join(", "));
+    }
+    if !extensions.is_empty() {
+        field("Sec-WebSocket-Extensions", extensions);
     }
 }
 

@@ -72,7 +72,19 @@ pub fn parse_request(
     let target = req.path.unwrap_or("");
     let (authority, path) =
         split_target(target).ok_or_else(|| HandshakeError::InvalidTarget(target.to_owned()))?;
-    let headers = own_headers(req.headers);
+    let request = check_fields(own_headers(req.headers), authority, path)?;
+    Ok(Some((request, len)))
+}
+
+/// Checks the header fields of an opening request (§4.2.1) whose method,
+/// version and target were checked already: `authority` and `path` come from
+/// the target. A host that parsed the head itself (websocket.dll's face)
+/// calls it with the fields alone.
+pub fn check_fields(
+    headers: Vec<Header>,
+    authority: Option<&str>,
+    path: String,
+) -> Result<Request, HandshakeError> {
     let h = &headers;
     if !field_has_token(h, "upgrade", "websocket") {
         return Err(HandshakeError::InvalidUpgrade);
@@ -112,7 +124,7 @@ pub fn parse_request(
         extensions,
         headers,
     };
-    Ok(Some((request, len)))
+    Ok(request)
 }
 
 /// Writes the 101 answer that completes the handshake, with the chosen
@@ -138,21 +150,34 @@ pub fn accept_response(
     }
     let start = out.len();
     out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
-    write_field(out, "Upgrade", "websocket");
-    write_field(out, "Connection", "Upgrade");
-    write_field(out, "Sec-WebSocket-Accept", &accept_key(&request.key));
-    if let Some(p) = protocol {
-        write_field(out, "Sec-WebSocket-Protocol", p);
-    }
-    if let Some(e) = extensions {
-        write_field(out, "Sec-WebSocket-Extensions", e);
-    }
+    accept_fields(request, protocol, extensions, |name, value| {
+        write_field(out, name, value)
+    });
     if let Err(e) = write_extra_headers(out, headers) {
         out.truncate(start);
         return Err(e);
     }
     out.extend_from_slice(b"\r\n");
     Ok(())
+}
+
+/// Passes the fields of a 101 answer to `request` (§4.2.2) to `field`, for
+/// a checked `protocol` and `extensions`.
+pub fn accept_fields(
+    request: &Request,
+    protocol: Option<&str>,
+    extensions: Option<&str>,
+    mut field: impl FnMut(&str, &str),
+) {
+    field("Upgrade", "websocket");
+    field("Connection", "Upgrade");
+    field("Sec-WebSocket-Accept", &accept_key(&request.key));
+    if let Some(p) = protocol {
+        field("Sec-WebSocket-Protocol", p);
+    }
+    if let Some(e) = extensions {
+        field("Sec-WebSocket-Extensions", e);
+    }
 }
 
 /// Writes a refusal: the status, a plain-text body saying why, and

@@ -152,6 +152,7 @@ impl EngineConfig {
                 n => n as usize,
             },
             auto_pong: self.auto_pong,
+            answer_close: true,
             max_held_pings: self.max_held_pings,
             disable_masking: self.disable_masking,
             validate_utf8: self.validate_utf8,
