@@ -206,7 +206,7 @@ fn handshake_error(e: &HandshakeError) -> HResult {
         HandshakeError::UnofferedExtension(_) | HandshakeError::ExtensionAnswer(_) => {
             HResult::ProtocolExtensionsNotSupported
         }
-        HandshakeError::UnsupportedVersion(_) => HResult::ProtocolVersionNotSupported,
+        HandshakeError::UnsupportedVersion(Some(_)) => HResult::ProtocolVersionNotSupported,
         _ => HResult::InvalidProtocolFormat,
     }
 }
