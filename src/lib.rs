@@ -10,7 +10,9 @@
 //! - [`frame`], [`mask`], [`utf8`], [`close`]: the wire rules, each on its own;
 //! - [`handshake`]: the opening request and response (client and server);
 //! - `receiver` and `sender`: the data stream in each direction;
-//! - [`Connection`]: the whole life of one connection, tying them together.
+//! - [`Connection`]: the whole life of one connection, tying them together;
+//! - [`component`]: websocket.dll's face over it (handles, properties and a
+//!   queue of actions), which the C library and `wasmsocket/component` wrap.
 //!
 //! A client, in outline:
 //!
