@@ -2,8 +2,9 @@
 # Runs every test, after all set-up: style and lint checks, the engine's Rust
 # tests (native and wasm), the Node tests of the package, its TypeScript
 # declarations, the browser test, the WebTransport test (Chromium and a Deno
-# server), the playground's test (www/ in Chromium) and the packed-tarball
-# test. Any failure, including a suite that cannot run, fails the whole run.
+# server), the playground's test (www/ in Chromium), the packed-tarball
+# test and the C library's (websocket.h). Any failure, including a suite that
+# cannot run, fails the whole run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,5 +47,8 @@ node tests/playground/run.mjs
 
 step "package: npm pack into an empty project"
 bash tests/pack/run.sh
+
+step "C library: websocket.h"
+bash tests/capi/run.sh
 
 step "all tests passed"
