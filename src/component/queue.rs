@@ -426,11 +426,16 @@ impl Handle {
         )))
     }
 
-    /// The next piece received, cut to at most `max` bytes: the rest stays
-    /// for the next receive, and the piece becomes a fragment.
+    /// The next piece received; data is cut to at most `max` bytes, the
+    /// rest staying for the next receive and the piece becoming a fragment.
     fn next_piece(&mut self, max: usize) -> Option<Indication> {
         let front = self.indications.front_mut()?;
-        if front.buffer_type == BufferType::Close || front.data.len() <= max {
+        let control = matches!(
+            front.buffer_type,
+            BufferType::Close | BufferType::PingPong | BufferType::UnsolicitedPong
+        );
+        // A control frame's payload (125 bytes at most) is never cut.
+        if control || front.data.len() <= max {
             return self.indications.pop_front();
         }
         let text = matches!(
