@@ -14,6 +14,7 @@
 //! memory). Where things lie in memory, and what the numbers mean, is
 //! `contract`.
 
+mod component;
 mod contract;
 
 use std::cell::RefCell;
