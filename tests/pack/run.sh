@@ -55,7 +55,7 @@ has() {
   for f in "${files[@]}"; do [[ "$f" == "$1" ]] && return 0; done
   return 1
 }
-for f in package.json README.md index.d.ts lib/browser.js lib/websocket.js lib/engine.js lib/session.js \
+for f in package.json README.md index.d.ts component.d.ts lib/component.js lib/component-browser.js lib/node/component.js lib/browser.js lib/websocket.js lib/engine.js lib/session.js \
   lib/transport.js lib/events.js lib/trace.js lib/node/index.js lib/node/connect.js \
   lib/node/duplex.js lib/node/server.js lib/node/bridge.js lib/node/playground.js bin/wasmsocket.js \
   www/index.html www/app.js wasm/wasmsocket.js wasm/wasmsocket_bg.wasm wasm/wasmsocket_scalar_bg.wasm; do
@@ -63,13 +63,13 @@ for f in package.json README.md index.d.ts lib/browser.js lib/websocket.js lib/e
 done
 for f in "${files[@]}"; do
   case "$f" in
-    package.json | README.md | LICENSE* | index.d.ts | lib/*.js | lib/node/*.js | lib/deno/*.js | \
+    package.json | README.md | LICENSE* | index.d.ts | component.d.ts | lib/*.js | lib/node/*.js | lib/deno/*.js | \
       www/*.html | www/*.js | www/*.css | \
       bin/wasmsocket.js | wasm/wasmsocket.js | wasm/wasmsocket_bg.wasm | wasm/wasmsocket_scalar_bg.wasm) ;;
     *) fail "unexpected file in tarball: $f" ;;
   esac
 done
-say "contents ok: README.md, lib/, wasm/wasmsocket.js, both .wasm builds, index.d.ts, the playground's www/; nothing unexpected"
+say "contents ok: README.md, lib/, wasm/wasmsocket.js, both .wasm builds, index.d.ts, component.d.ts, the playground's www/; nothing unexpected"
 
 # --- install into a fresh project ---------------------------------------
 app="$work/app"
@@ -180,9 +180,11 @@ node echo.mjs || fail "echo against ws failed"
 # --- the installed types resolve for a consumer --------------------------
 cat >types.ts <<'TS'
 import WebSocketDefault, { WebSocket, type WebSocketOptions } from "wasmsocket";
+import { WEB_SOCKET_SUPPORTED_VERSIONS_PROPERTY_TYPE, WebSocketGetGlobalProperty } from "wasmsocket/component";
 const options: WebSocketOptions = { maxMessageSize: 1 << 20 };
 const ws: WebSocket = new WebSocketDefault("ws://127.0.0.1:1/", [], options);
 ws.onclose = (ev) => console.log(ev.code, ev.wasClean);
+const versions: number[] = WebSocketGetGlobalProperty(WEB_SOCKET_SUPPORTED_VERSIONS_PROPERTY_TYPE);
 TS
 say "tsc on a consumer file (module nodenext) against the installed index.d.ts"
 cat >tsconfig.json <<'JSON'
@@ -201,3 +203,7 @@ cat >tsconfig.json <<'JSON'
 JSON
 node "$tsc" -p . || fail "types from the tarball do not resolve"
 say "types ok"
+# The component's entry from the tarball loads the engine itself.
+versions=$(node --input-type=module -e 'import { WebSocketGetGlobalProperty as get } from "wasmsocket/component"; console.log(get(6).join())')
+[[ "$versions" == 13 ]] || fail "wasmsocket/component from the tarball answered '$versions' for the supported versions"
+say "wasmsocket/component ok"
