@@ -1,29 +1,49 @@
-// The default transport for ws: and wss: URLs in Node: a TCP or TLS socket.
+// The default transport for ws: and wss: URLs in Node: a TCP or TLS socket,
+// directly or through an HTTP proxy's CONNECT tunnel (see proxy.js).
 
 import net from "node:net";
 import tls from "node:tls";
 
 import { duplexTransport } from "./duplex.js";
+import { proxyFor, proxyTransport } from "./proxy.js";
 
 /**
- * Dials `url` (a ws: or wss: URL object). TLS verifies the server's
- * certificate and sends SNI unless `tlsOptions` say otherwise.
+ * Dials `url` (a ws: or wss: URL object) as the WebSocket `options` say:
+ * `tls` for the server, `proxy` and `proxyTls` for a proxy; the proxy's
+ * answer is held to `maxHeadSize` and `handshakeTimeout`.
  */
-export function connectTransport(url, tlsOptions = {}) {
+export function connectTransport(url, options = {}) {
   const secure = url.protocol === "wss:";
   const host = url.hostname.startsWith("[")
     ? url.hostname.slice(1, -1)
     : url.hostname;
   const port = Number(url.port) || (secure ? 443 : 80);
-  const socket = secure
-    ? tls.connect({
-        host,
-        port,
-        servername: net.isIP(host) ? undefined : host,
-        ALPNProtocols: ["http/1.1"],
-        ...tlsOptions,
-      })
-    : net.connect({ host, port });
+  const proxy = proxyFor(url, options.proxy);
+  if (proxy) {
+    const socket = dial(proxy.host, proxy.port, proxy.secure, options.proxyTls);
+    const overTunnel = secure
+      ? (tunnel) => dial(host, port, true, { ...options.tls, socket: tunnel })
+      : null;
+    const authority = `${url.hostname}:${port}`;
+    return proxyTransport(socket, proxy, authority, options, overTunnel);
+  }
+  const socket = dial(host, port, secure, options.tls);
   socket.setNoDelay?.(true);
   return duplexTransport(socket);
+}
+
+/**
+ * A TCP connection to host:port, or a `secure` one with `tlsOptions` for
+ * `tls.connect` (a `socket` to run over, a CA, …): TLS verifies the
+ * server's certificate and sends SNI unless they say otherwise.
+ */
+function dial(host, port, secure, tlsOptions) {
+  if (!secure) return net.connect({ host, port });
+  return tls.connect({
+    host,
+    port,
+    servername: net.isIP(host) ? undefined : host,
+    ALPNProtocols: ["http/1.1"],
+    ...tlsOptions,
+  });
 }

@@ -23,7 +23,7 @@ initSync({
   ),
 });
 
-platform.dial = (url, options) => connectTransport(url, options.tls);
+platform.dial = (url, options) => connectTransport(url, options);
 // Measured in Node 20: Buffer's UTF-8 decoding beats TextDecoder 2x on short
 // strings, and Latin-1 decoding (right for ASCII) beats UTF-8 up to 10x on
 // long ones; new memory from allocUnsafe skips the zero-fill slice() does.
