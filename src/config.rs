@@ -48,6 +48,10 @@ pub struct Config {
     /// Trusted links only: a client sends unmasked frames and a server accepts
     /// them (websocket.dll's disable-masking property). Both ends must agree.
     pub disable_masking: bool,
+    /// A client masks every frame with the key 0 (websocket.dll's disabled
+    /// masking on a client): frames every server accepts, with nothing to
+    /// XOR. Default off.
+    pub zero_mask_keys: bool,
     /// Check that text messages are UTF-8 (default on; websocket.dll's
     /// disable-UTF-8-verification property turns it off).
     pub validate_utf8: bool,
@@ -88,6 +92,7 @@ impl Default for Config {
             answer_close: true,
             max_held_pings: 64,
             disable_masking: false,
+            zero_mask_keys: false,
             validate_utf8: true,
             keepalive_interval: None,
             handshake_timeout: Some(30_000),

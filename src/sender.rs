@@ -36,9 +36,7 @@ impl Slot {
 
 #[derive(Debug)]
 pub(crate) struct Sender {
-    /// Masking keys; `None` for servers and for clients with masking
-    /// disabled. Boxed: a server should not carry a generator it never uses.
-    keys: Option<Box<ChaCha12Rng>>,
+    keys: Keys,
     /// Largest payload per outgoing data frame.
     frame_size: usize,
     trace: bool,
@@ -46,11 +44,43 @@ pub(crate) struct Sender {
     fragmenting: Option<MessageKind>,
 }
 
+/// Where a sender's masking keys come from.
+#[derive(Debug)]
+pub(crate) enum Keys {
+    /// No mask: servers, and clients with masking disabled.
+    None,
+    /// A fresh key per frame (§5.3). Boxed: a server should not carry a
+    /// generator it never uses.
+    Random(Box<ChaCha12Rng>),
+    /// The mask bit with the key 0, which every server accepts and which
+    /// leaves the payload as it is (websocket.dll's disabled masking).
+    Zero,
+}
+
+impl Keys {
+    /// Fresh keys from `seed`.
+    pub fn random(seed: [u8; 32]) -> Keys {
+        Keys::Random(Box::new(ChaCha12Rng::from_seed(seed)))
+    }
+
+    fn next(&mut self) -> Option<[u8; 4]> {
+        match self {
+            Keys::None => None,
+            Keys::Random(rng) => Some(rng.next_u32().to_ne_bytes()),
+            Keys::Zero => Some([0; 4]),
+        }
+    }
+
+    fn mask(&self) -> bool {
+        !matches!(self, Keys::None)
+    }
+}
+
 impl Sender {
-    /// A sender that masks with keys from `seed` when `seed` is given.
-    pub fn new(seed: Option<[u8; 32]>, frame_size: usize, trace: bool) -> Self {
+    /// A sender that masks with `keys`.
+    pub fn new(keys: Keys, frame_size: usize, trace: bool) -> Self {
         Sender {
-            keys: seed.map(|s| Box::new(ChaCha12Rng::from_seed(s))),
+            keys,
             frame_size,
             trace,
             fragmenting: None,
@@ -71,14 +101,15 @@ impl Sender {
             fin,
             rsv,
             opcode,
-            mask: self.keys.as_mut().map(|rng| rng.next_u32().to_ne_bytes()),
+            mask: self.keys.next(),
             payload_len: payload.len() as u64,
         };
         out.reserve(header.encoded_len() + payload.len());
         header.write(out);
         match header.mask {
-            Some(key) => mask::extend_masked(out, payload, key, 0),
-            None => out.extend_from_slice(payload),
+            // The zero key leaves the payload as it is.
+            Some(key) if key != [0; 4] => mask::extend_masked(out, payload, key, 0),
+            _ => out.extend_from_slice(payload),
         }
         if self.trace {
             q.push_frame(FrameInfo::of(&header, true), payload);
@@ -94,7 +125,7 @@ impl Sender {
             fin: true,
             rsv: 0,
             opcode: 0,
-            mask: self.keys.as_ref().map(|_| [0; 4]),
+            mask: self.keys.mask().then_some([0; 4]),
             payload_len: max_len as u64,
         };
         let header_room = longest.encoded_len();
@@ -144,7 +175,7 @@ impl Sender {
             fin: true,
             rsv: 0,
             opcode: kind as u8,
-            mask: self.keys.as_mut().map(|rng| rng.next_u32().to_ne_bytes()),
+            mask: self.keys.next(),
             payload_len: len as u64,
         };
         let (bytes, n) = header.encode();
@@ -179,7 +210,7 @@ impl Sender {
         len: usize,
         extension: bool,
     ) -> Option<([u8; MAX_HEADER_LEN], usize)> {
-        if self.keys.is_some()
+        if self.keys.mask()
             || extension
             || len > self.frame_size
             || self.trace
@@ -286,7 +317,7 @@ mod tests {
 
     #[test]
     fn server_frames_are_unmasked() {
-        let mut s = Sender::new(None, usize::MAX, false);
+        let mut s = Sender::new(Keys::None, usize::MAX, false);
         let mut out = Vec::new();
         s.message(
             &mut out,
@@ -301,7 +332,7 @@ mod tests {
 
     #[test]
     fn client_frames_get_fresh_keys() {
-        let mut s = Sender::new(Some([7; 32]), usize::MAX, false);
+        let mut s = Sender::new(Keys::random([7; 32]), usize::MAX, false);
         let mut out = Vec::new();
         let q = &mut EventQueue::default();
         s.message(&mut out, q, MessageKind::Binary, b"abc", None)
@@ -317,7 +348,7 @@ mod tests {
 
     #[test]
     fn long_messages_split_at_the_send_buffer_size() {
-        let mut s = Sender::new(None, 4, false);
+        let mut s = Sender::new(Keys::None, 4, false);
         let mut out = Vec::new();
         s.message(
             &mut out,
@@ -344,7 +375,7 @@ mod tests {
 
     #[test]
     fn a_host_may_write_big_unmasked_payloads_itself() {
-        let mut s = Sender::new(None, usize::MAX, false);
+        let mut s = Sender::new(Keys::None, usize::MAX, false);
         let (header, n) = s.host_header(70_000, false).expect("a server may");
         let mut out = header[..n].to_vec();
         out.extend_from_slice(&[7; 70_000]);
@@ -356,18 +387,18 @@ mod tests {
         assert_eq!(out, whole);
 
         assert_eq!(
-            Sender::new(Some([1; 32]), usize::MAX, false).host_header(9, false),
+            Sender::new(Keys::random([1; 32]), usize::MAX, false).host_header(9, false),
             None,
             "masked"
         );
         assert_eq!(s.host_header(9, true), None, "an extension may encode it");
         assert_eq!(
-            Sender::new(None, 1000, false).host_header(1001, false),
+            Sender::new(Keys::None, 1000, false).host_header(1001, false),
             None,
             "split"
         );
         assert_eq!(
-            Sender::new(None, usize::MAX, true).host_header(9, false),
+            Sender::new(Keys::None, usize::MAX, true).host_header(9, false),
             None,
             "traced"
         );
@@ -378,7 +409,7 @@ mod tests {
 
     #[test]
     fn empty_message_is_one_frame() {
-        let mut s = Sender::new(None, 4, false);
+        let mut s = Sender::new(Keys::None, 4, false);
         let mut out = Vec::new();
         s.message(
             &mut out,
@@ -424,12 +455,13 @@ mod tests {
             (125, 0),
         ] {
             for seed in [None, Some([3; 32])] {
-                let mut s = Sender::new(seed, usize::MAX, false);
+                let keys = || seed.map_or(Keys::None, Keys::random);
+                let mut s = Sender::new(keys(), usize::MAX, false);
                 let mut out = vec![0xEE];
                 let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
                 in_place(&mut s, &mut out, max, &payload);
                 let mut expected = vec![0xEE];
-                let mut reference = Sender::new(seed, usize::MAX, false);
+                let mut reference = Sender::new(keys(), usize::MAX, false);
                 reference
                     .message(
                         &mut expected,
@@ -451,7 +483,7 @@ mod tests {
 
     #[test]
     fn messages_written_in_place_still_split_at_the_send_buffer_size() {
-        let mut s = Sender::new(None, 4, false);
+        let mut s = Sender::new(Keys::None, 4, false);
         let mut out = Vec::new();
         in_place(&mut s, &mut out, 10, b"0123456789");
         assert_eq!(frames(&out).len(), 3);
@@ -459,7 +491,7 @@ mod tests {
 
     #[test]
     fn fragments_continue_their_message() {
-        let mut s = Sender::new(None, usize::MAX, false);
+        let mut s = Sender::new(Keys::None, usize::MAX, false);
         let mut out = Vec::new();
         let q = &mut EventQueue::default();
         s.fragment(&mut out, q, MessageKind::Text, b"He", false)

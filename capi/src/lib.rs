@@ -415,7 +415,7 @@ unsafe fn create(
                     handle.receive_buffer_size(),
                     handle.send_buffer_size(),
                 );
-                if memory.len <= least {
+                if memory.len as u64 <= least {
                     return Err(E_INVALIDARG);
                 }
             }

@@ -192,7 +192,7 @@ impl Handle {
         }
         let receive_buffer = match allocated {
             Some(buffer)
-                if buffer.len()
+                if buffer.len() as u64
                     <= allocated_buffer_minimum(
                         settings.receive_buffer_size,
                         settings.send_buffer_size,
@@ -274,7 +274,10 @@ impl Handle {
             streaming: true,
             receive_buffer_size: self.settings.receive_buffer_size as usize,
             answer_close: false,
-            disable_masking: self.settings.disable_masking,
+            // As documented: a client keeps the mask bit with the key 0, a
+            // server accepts unmasked frames.
+            disable_masking: self.settings.disable_masking && self.role == Role::Server,
+            zero_mask_keys: self.settings.disable_masking && self.role == Role::Client,
             validate_utf8: !self.settings.disable_utf8_verification,
             handshake_timeout: None,
             ..Config::default()
@@ -308,6 +311,6 @@ pub fn min_send_buffer(role: Role) -> u32 {
 
 /// An allocated buffer must be larger than this many bytes: the receive
 /// buffer + the send buffer + 256, as documented.
-pub fn allocated_buffer_minimum(receive_buffer_size: u32, send_buffer_size: u32) -> usize {
-    receive_buffer_size as usize + send_buffer_size as usize + 256
+pub fn allocated_buffer_minimum(receive_buffer_size: u32, send_buffer_size: u32) -> u64 {
+    receive_buffer_size as u64 + send_buffer_size as u64 + 256
 }

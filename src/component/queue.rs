@@ -240,18 +240,20 @@ impl Handle {
         }
     }
 
-    /// The buffer of an outstanding `ReceiveFromNetwork`, to read into.
-    /// Empty for any other context.
+    /// The buffer of an outstanding `ReceiveFromNetwork`, to read into; made
+    /// on first use (a host reading into memory of its own never needs it).
+    /// Empty for any other context, or if there is no memory for it:
+    /// completing with 0 then cancels the receive.
     pub fn action_buffer(&mut self, action_context: usize) -> &mut [u8] {
         let receiving = (self.receive_outstanding.as_ref())
             .is_some_and(|o| o.context == action_context && o.kind == Pending::ReceiveFromNetwork);
-        if !receiving {
+        let size = self.settings.receive_buffer_size as usize;
+        let missing = size.saturating_sub(self.receive_buffer.len());
+        if !receiving || self.receive_buffer.try_reserve_exact(missing).is_err() {
             return &mut [];
         }
-        let size = self.settings.receive_buffer_size as usize;
-        if self.receive_buffer.len() < size {
-            self.receive_buffer.resize(size, 0);
-        }
+        self.receive_buffer
+            .resize(size.max(self.receive_buffer.len()), 0);
         &mut self.receive_buffer[..size]
     }
 

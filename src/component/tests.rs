@@ -814,11 +814,19 @@ fn abort_drains_what_is_queued_and_refuses_what_comes_after() {
 
 #[test]
 fn masking_can_be_disabled_on_both_ends() {
+    // A client keeps the mask bit with the key 0, which a server with
+    // masking on accepts too.
     let off = || vec![Property::DisableMasking(true)];
-    let (mut c, mut s) = pair_with(off(), off());
+    let (mut c, mut s) = pair_with(off(), vec![]);
     let (_, frame) = masked_frame(&mut c, BufferType::BinaryMessage, b"plain");
-    assert_eq!(frame, b"\x82\x05plain");
+    assert_eq!(frame, b"\x82\x85\0\0\0\0plain");
     s.inbox.extend_from_slice(&frame);
+    s.handle.receive(None, 1).unwrap();
+    exchange(&mut c, &mut s);
+    assert_eq!(s.seen.received[0].1, b"plain");
+    // A server with masking off accepts unmasked frames.
+    let (mut c, mut s) = pair_with(vec![], off());
+    s.inbox.extend_from_slice(b"\x82\x05plain");
     s.handle.receive(None, 1).unwrap();
     exchange(&mut c, &mut s);
     assert_eq!(s.seen.received[0].1, b"plain");

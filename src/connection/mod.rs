@@ -40,7 +40,7 @@ use crate::handshake::client::{self, ClientRequest, Response};
 use crate::handshake::server::{self, Request};
 use crate::handshake::HandshakeError;
 use crate::receiver::Receiver;
-use crate::sender::Sender;
+use crate::sender::{Keys, Sender};
 
 /// The WHATWG `readyState` of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,11 +196,15 @@ impl Connection {
     /// `seed` is used by a client that masks.
     fn new(role: Role, config: Arc<Config>, phase: Phase, seed: [u8; 32], now: u64) -> Connection {
         let config = Config::normalized_shared(config);
-        let seed = (role == Role::Client && !config.disable_masking).then_some(seed);
+        let keys = match role {
+            Role::Client if config.zero_mask_keys => Keys::Zero,
+            Role::Client if !config.disable_masking => Keys::random(seed),
+            _ => Keys::None,
+        };
         Connection {
             role,
             receiver: Receiver::new(role),
-            sender: Sender::new(seed, config.send_buffer_size, config.trace_frames),
+            sender: Sender::new(keys, config.send_buffer_size, config.trace_frames),
             opening: Some(Box::new(Opening {
                 deadline: config.handshake_timeout.map(|t| now.saturating_add(t)),
                 ..Opening::default()

@@ -1138,25 +1138,50 @@ describe("two handles in memory", () => {
     assert.equal(pong.applicationContext, "pong");
   });
 
-  test("masking: on by default, off on both sides with DISABLE_MASKING", (t) => {
+  test("DISABLE_MASKING: a client masks with the key 0, a server takes unmasked frames", (t) => {
     const off = [
       { type: WEB_SOCKET_DISABLE_MASKING_PROPERTY_TYPE, value: true },
     ];
-    const { client, server } = pair(t, { client: off, server: off });
+    // As documented: the client keeps the mask bit and sets the key to 0,
+    // so a server that was not told accepts its frames too.
+    const { client, server } = pair(t, { client: off });
     WebSocketSend(client.h, UTF8, { data: utf8("plain") });
     WebSocketReceive(server.h, null);
     pump(client, server);
-    assert.equal(client.sent[0].buffers[0].data[1] & 0x80, 0);
-    assert.equal(text(received(server)[0].buffers[0].data), "plain");
-    // A server that was not told refuses unmasked frames.
-    const strict = pair(t, { client: off });
-    WebSocketSend(strict.client.h, UTF8, { data: utf8("plain") });
-    WebSocketReceive(strict.server.h, null);
-    pump(strict.client, strict.server);
-    assert.equal(
-      strict.server.errors[0]?.hresult,
-      E_INVALID_PROTOCOL_OPERATION,
+    assert.deepEqual(
+      [...client.sent[0].buffers[0].data.subarray(1, 6)],
+      [0x85, 0, 0, 0, 0],
     );
+    assert.equal(text(received(server)[0].buffers[0].data), "plain");
+    // A server told so accepts an unmasked frame; one that was not refuses it.
+    const unmasked = new Uint8Array([0x81, 0x05, ...utf8("plain")]);
+    for (const [serverProperties, accepted] of [
+      [off, true],
+      [[], false],
+    ]) {
+      const { server } = pair(t, { server: serverProperties });
+      WebSocketReceive(server.h, null);
+      const read = WebSocketGetAction(server.h, ALL);
+      assert.equal(read.action, WEB_SOCKET_RECEIVE_FROM_NETWORK_ACTION);
+      read.buffers[0].data.set(unmasked);
+      WebSocketCompleteAction(server.h, read.actionContext, unmasked.length);
+      let outcome;
+      for (let i = 0; i < 4 && outcome === undefined; i++) {
+        try {
+          const a = WebSocketGetAction(server.h, ALL);
+          WebSocketCompleteAction(
+            server.h,
+            a.actionContext,
+            a.buffers[0]?.data.length ?? 0,
+          );
+          if (a.action === WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION)
+            outcome = text(a.buffers[0].data);
+        } catch (e) {
+          outcome = e.hresult;
+        }
+      }
+      assert.equal(outcome, accepted ? "plain" : E_INVALID_PROTOCOL_OPERATION);
+    }
   });
 
   test("WebSocketAbortHandle drains what was queued and refuses what follows", (t) => {
