@@ -16,7 +16,7 @@ bash scripts/build.sh
 step "style: cargo fmt, clippy (native and wasm32), prettier"
 cargo fmt --check
 cargo clippy -q --all-targets -- -D warnings
-cargo clippy -q --target wasm32-unknown-unknown --target-dir target/wasm-scalar -- -D warnings
+cargo clippy -q --target wasm32-unknown-unknown --target-dir target/wasm-scalar --features component -- -D warnings
 npx prettier --check --log-level warn .
 
 step "engine: unit and property tests (native)"

@@ -67,7 +67,7 @@ import {
   ComponentHandle,
   component_global_property,
   wasm_memory,
-} from "../wasm/wasmsocket.js";
+} from "../wasm-component/wasmsocket.js";
 
 // WEB_SOCKET_ACTION
 export const WEB_SOCKET_NO_ACTION = 0;

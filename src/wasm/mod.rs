@@ -14,6 +14,7 @@
 //! memory). Where things lie in memory, and what the numbers mean, is
 //! `contract`.
 
+#[cfg(feature = "component")]
 mod component;
 mod contract;
 
@@ -156,6 +157,7 @@ impl EngineConfig {
             answer_close: true,
             max_held_pings: self.max_held_pings,
             disable_masking: self.disable_masking,
+            zero_mask_keys: false,
             validate_utf8: self.validate_utf8,
             keepalive_interval: positive(self.keepalive_interval),
             handshake_timeout: positive(self.handshake_timeout),

@@ -58,18 +58,20 @@ has() {
 for f in package.json README.md index.d.ts component.d.ts lib/component.js lib/component-browser.js lib/node/component.js lib/browser.js lib/websocket.js lib/engine.js lib/session.js \
   lib/transport.js lib/events.js lib/trace.js lib/node/index.js lib/node/connect.js \
   lib/node/duplex.js lib/node/server.js lib/node/bridge.js lib/node/playground.js bin/wasmsocket.js \
-  www/index.html www/app.js wasm/wasmsocket.js wasm/wasmsocket_bg.wasm wasm/wasmsocket_scalar_bg.wasm; do
+  www/index.html www/app.js wasm/wasmsocket.js wasm/wasmsocket_bg.wasm wasm/wasmsocket_scalar_bg.wasm \
+  wasm-component/wasmsocket.js wasm-component/wasmsocket_bg.wasm; do
   has "$f" || fail "tarball lacks $f"
 done
 for f in "${files[@]}"; do
   case "$f" in
     package.json | README.md | LICENSE* | index.d.ts | component.d.ts | lib/*.js | lib/node/*.js | lib/deno/*.js | \
       www/*.html | www/*.js | www/*.css | \
-      bin/wasmsocket.js | wasm/wasmsocket.js | wasm/wasmsocket_bg.wasm | wasm/wasmsocket_scalar_bg.wasm) ;;
+      bin/wasmsocket.js | wasm/wasmsocket.js | wasm/wasmsocket_bg.wasm | wasm/wasmsocket_scalar_bg.wasm | \
+      wasm-component/wasmsocket.js | wasm-component/wasmsocket_bg.wasm) ;;
     *) fail "unexpected file in tarball: $f" ;;
   esac
 done
-say "contents ok: README.md, lib/, wasm/wasmsocket.js, both .wasm builds, index.d.ts, component.d.ts, the playground's www/; nothing unexpected"
+say "contents ok: README.md, lib/, wasm/wasmsocket.js, both .wasm builds, the component's module, index.d.ts, component.d.ts, the playground's www/; nothing unexpected"
 
 # --- install into a fresh project ---------------------------------------
 app="$work/app"

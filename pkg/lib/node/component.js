@@ -1,6 +1,15 @@
-// `wasmsocket/component` in Node: the package's Node entry loads the engine,
-// then the component's API (../component.js) is ready.
+// `wasmsocket/component` in Node: loads websocket.dll's face, a wasm module
+// of its own, synchronously from the package's file; ../component.js is the
+// API.
 
-import "./index.js";
+import { readFileSync } from "node:fs";
+
+import { initSync } from "../../wasm-component/wasmsocket.js";
+
+initSync({
+  module: readFileSync(
+    new URL("../../wasm-component/wasmsocket_bg.wasm", import.meta.url),
+  ),
+});
 
 export * from "../component.js";
