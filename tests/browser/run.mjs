@@ -4,7 +4,8 @@
 // once as the browser is (the SIMD build loads), once with the SIMD probe
 // made to fail (the scalar fallback loads). A third pass has Chromium's own
 // WebSocket talk to the package's Node server with permessage-deflate on
-// (browsers always offer it).
+// (browsers always offer it); a fourth runs websocket.dll's face
+// (`wasmsocket/component`, a wasm module of its own) in a page.
 //
 //   node tests/browser/run.mjs     CHROMIUM=/path/to/chromium to override
 //
@@ -237,6 +238,116 @@ async function nativeToPackageServer(browser) {
   }
 }
 
+/** websocket.dll's face in a page: a client and a server handle exchange
+ * a message and close, the page moving the bytes; only the component's own
+ * module is fetched. */
+async function componentInPage(browser) {
+  console.log("--- wasmsocket/component in a page");
+  requests = [];
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    // Any document of the origin will do; page.html would load the engine.
+    await page.goto(`http://localhost:${port}/pkg/package.json`);
+    const r = await page.evaluate(async () => {
+      const c = await import("/pkg/lib/component-browser.js");
+      const client = c.WebSocketCreateClientHandle();
+      const server = c.WebSocketCreateServerHandle();
+      const host = [{ name: "Host", value: "in-page.test" }];
+      const added = c.WebSocketBeginClientHandshake(client, [], [], host);
+      const answer = c.WebSocketBeginServerHandshake(
+        server,
+        null,
+        [],
+        [...host, ...added],
+      );
+      c.WebSocketEndClientHandshake(client, answer);
+      // Bytes on their way to each handle, and a read waiting for them.
+      const wire = new Map([
+        [client, []],
+        [server, []],
+      ]);
+      const reading = new Map();
+      const seen = [];
+      /** The canonical loop of both handles, until neither moves. */
+      const pump = () => {
+        for (let moved = true; moved;) {
+          moved = false;
+          for (const [h, peer] of [
+            [client, server],
+            [server, client],
+          ]) {
+            for (;;) {
+              const read = reading.get(h);
+              if (read && wire.get(h).length > 0) {
+                const into = read.buffers[0].data;
+                const n = Math.min(into.length, wire.get(h).length);
+                into.set(wire.get(h).splice(0, n));
+                c.WebSocketCompleteAction(h, read.actionContext, n);
+                reading.delete(h);
+              }
+              const a = c.WebSocketGetAction(h, c.WEB_SOCKET_ALL_ACTION_QUEUE);
+              if (a.action === c.WEB_SOCKET_NO_ACTION) {
+                c.WebSocketCompleteAction(h, a.actionContext, 0);
+                break;
+              }
+              moved = true;
+              let n = 0;
+              if (a.action === c.WEB_SOCKET_RECEIVE_FROM_NETWORK_ACTION) {
+                reading.set(h, a);
+                continue;
+              }
+              if (a.action === c.WEB_SOCKET_SEND_TO_NETWORK_ACTION) {
+                wire.get(peer).push(...a.buffers[0].data);
+                n = a.buffers[0].data.length;
+              }
+              if (a.action === c.WEB_SOCKET_INDICATE_RECEIVE_COMPLETE_ACTION) {
+                const b = a.buffers[0];
+                const what = b.status ?? new TextDecoder().decode(b.data);
+                seen.push([a.bufferType, what]);
+              }
+              c.WebSocketCompleteAction(h, a.actionContext, n);
+            }
+          }
+        }
+      };
+      const text = new TextEncoder().encode("héllo from a page");
+      const utf8 = c.WEB_SOCKET_UTF8_MESSAGE_BUFFER_TYPE;
+      c.WebSocketSend(client, utf8, { data: text });
+      c.WebSocketReceive(server, null);
+      pump();
+      const reason = new TextEncoder().encode("bye");
+      const close = { status: 1000, reason };
+      c.WebSocketSend(server, c.WEB_SOCKET_CLOSE_BUFFER_TYPE, close);
+      c.WebSocketReceive(client, null);
+      pump();
+      c.WebSocketDeleteHandle(client);
+      c.WebSocketDeleteHandle(server);
+      return { seen };
+    });
+    const wasm = requests.filter((p) => p.endsWith(".wasm"));
+    check(
+      "only the component's module is fetched",
+      wasm.length === 1 &&
+        wasm[0].endsWith("/pkg/wasm-component/wasmsocket_bg.wasm"),
+      wasm.join(", "),
+    );
+    const [message, close] = r.seen;
+    check(
+      "the server handle received the client's text message",
+      message?.[0] === 0x80000000 && message?.[1] === "héllo from a page",
+      JSON.stringify(message),
+    );
+    check(
+      "the client handle received the server's close 1000",
+      close?.[0] === 0x80000004 && close?.[1] === 1000,
+      JSON.stringify(close),
+    );
+  } finally {
+    await context.close();
+  }
+}
+
 let browser;
 try {
   browser = await launchChromium();
@@ -247,6 +358,7 @@ try {
     assertResult(flavour, await runPage(browser, flavour));
   }
   await nativeToPackageServer(browser);
+  await componentInPage(browser);
 } catch (e) {
   failures.push(`harness: ${e.message.split("\n")[0]}`);
   console.log(e.stack ?? e);
