@@ -64,6 +64,18 @@ export interface WebSocketOptions {
   origin?: string;
   /** Options for `tls.connect` (Node, `wss:`): `ca`, `rejectUnauthorized`, `servername`, … */
   tls?: Record<string, unknown>;
+  /**
+   * Node only: reach the server through an HTTP proxy's CONNECT tunnel. A proxy
+   * URL (`http:` or `https:`, no scheme meaning `http:`; `user:password@` in it
+   * is sent, percent-decoded, as Basic credentials), or `"env"` for the proxy
+   * the environment names, read as undici's EnvHttpProxyAgent reads it:
+   * `https_proxy`/`HTTPS_PROXY` for wss: (else the http one),
+   * `http_proxy`/`HTTP_PROXY` for ws:, minus the hosts `no_proxy`/`NO_PROXY`
+   * exempts. Ignored with `transport`.
+   */
+  proxy?: string | URL | "env" | null | false;
+  /** Node only: options for `tls.connect` to an `https:` proxy (`ca`, …); `tls` is for the server. */
+  proxyTls?: Record<string, unknown>;
   /** Carry the connection over this instead of dialing the URL. */
   transport?: Transport | StreamPair | DuplexLike;
   /** Largest message accepted, in bytes (default 64 MiB); larger ones close with 1009. */
