@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need, from the package registries
 # only: the wasm32 target, the wasm-bindgen CLI matching Cargo.toml's pin, the
-# npm dev dependencies (Deno among them), Python's `websockets` in a venv (an
-# interop peer of the tests), and (for the browser tests) Debian's Chromium
-# and openssl.
+# npm dev dependencies (Deno and Bun among them), Python's `websockets` in a
+# venv (an interop peer of the tests), and (for the browser tests) Debian's
+# Chromium and openssl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +24,14 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dev dependencies"
   npm ci --no-audit --no-fund
+fi
+# npm may skip the postinstall scripts that put the deno and bun packages'
+# platform binaries in place: deno's launcher does it on first use, bun's
+# install.js when run by hand (from its platform package, no download).
+node_modules/.bin/deno --version >/dev/null
+if ! node_modules/.bin/bun --version >/dev/null 2>&1; then
+  say "linking the bun binary (its postinstall did not run)"
+  (cd node_modules/bun && node install.js)
 fi
 
 # Pinned here, not in a requirements file: the one Python package the tests use.
@@ -47,7 +55,4 @@ if [ "${1:-}" = "--browser" ]; then
     $sudo apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
-  # npm may skip the deno package's postinstall, which links the binary of
-  # this platform's @deno/* package; its launcher does that on first use.
-  node_modules/.bin/deno --version >/dev/null
 fi
