@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test, after all set-up: style and lint checks, the engine's Rust
-# tests (native and wasm), the Node tests of the package, its TypeScript
-# declarations, the browser test, the WebTransport test (Chromium and a Deno
-# server), the playground's test (www/ in Chromium), the packed-tarball
-# test and the C library's (websocket.h). Any failure, including a suite that
-# cannot run, fails the whole run.
+# tests (native and wasm), the Node tests of the package (under Node, then
+# Deno and Bun), its TypeScript declarations, the browser test, the
+# WebTransport test (Chromium and a Deno server), the playground's test (www/
+# in Chromium), the packed-tarball test and the C library's (websocket.h).
+# Any failure, including a suite that cannot run, fails the whole run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,9 @@ step "package: Node tests"
 mkdir -p target
 node --test --test-reporter=tap tests/node/ > target/node-tests.tap || { cat target/node-tests.tap; exit 1; }
 tail -n 8 target/node-tests.tap
+
+step "package: Deno and Bun"
+node tests/runtimes/run.mjs
 
 step "package: TypeScript declarations"
 npx tsc -p tests/types
