@@ -74,7 +74,7 @@ function clampUint16(value) {
 }
 
 /** WebIDL `USVString`: lone surrogates become U+FFFD. */
-function toUSVString(value) {
+export function toUSVString(value) {
   const s = String(value);
   return s.toWellFormed
     ? s.toWellFormed()
@@ -167,6 +167,90 @@ export function traceHeads(engine, trace, server = false) {
   }
 }
 
+/** The WHATWG steps that make a ws: or wss: URL record of a constructor's
+ * `url` argument, with the SyntaxError they throw (WebSocket and
+ * WebSocketStream share them). */
+export function webSocketURL(url) {
+  let record;
+  try {
+    record = new URL(toUSVString(url), platform.baseURL());
+  } catch {
+    throw syntaxError(`Invalid URL: ${url}`);
+  }
+  if (record.protocol === "http:") record.protocol = "ws:";
+  else if (record.protocol === "https:") record.protocol = "wss:";
+  if (record.protocol !== "ws:" && record.protocol !== "wss:") {
+    throw syntaxError(
+      `Unsupported URL scheme ${record.protocol} (use ws: or wss:)`,
+    );
+  }
+  if (record.hash !== "" || record.href.endsWith("#")) {
+    throw syntaxError("A WebSocket URL may not have a fragment");
+  }
+  return record;
+}
+
+/** Throws the constructors' SyntaxError for a bad subprotocol list. */
+export function checkProtocolList(list) {
+  const bad = checkProtocols(list);
+  if (bad) throw syntaxError(bad);
+}
+
+/**
+ * Starts a client's opening handshake for `handler` (see session.js) over
+ * `options.transport`, or over what the runtime dials for `record`, with
+ * the non-standard options (headers, origin, tls, limits, …) applied.
+ */
+export function clientSession(record, protocols, options, handler) {
+  // Settings are checked before anything is dialled.
+  const config = engineConfig(options);
+  const transport = options.transport
+    ? toTransport(options.transport)
+    : platform.dial?.(record, options);
+  if (!transport) {
+    throw new TypeError(
+      "No transport for this runtime: pass options.transport",
+    );
+  }
+  const request = {
+    host: record.host,
+    resource: (record.pathname || "/") + record.search,
+    protocols,
+    extensions: [],
+    origin: options.origin,
+    headers: flattenHeaders(options.headers),
+  };
+  let engine;
+  try {
+    engine = Engine.client(config, request, performance.now());
+  } catch (e) {
+    transport.destroy();
+    throw syntaxError(e.message);
+  }
+  const session = new Session(engine, handler);
+  session.attach(transport);
+  return session;
+}
+
+/**
+ * The close code to send for WHATWG `close(code, reason)` arguments (`code`
+ * already converted or undefined, `reason` a USVString), -1 for none; throws
+ * the InvalidAccessError or SyntaxError that `close` must.
+ */
+export function closeCodeFor(code, reason) {
+  const wireCode = code ?? (reason ? 1000 : -1);
+  const status = checkClose(wireCode, reason);
+  if (status === Status.INVALID_CODE) {
+    throw new DOMException(
+      `Close code ${code} is neither 1000 nor in 3000-4999`,
+      "InvalidAccessError",
+    );
+  }
+  if (status !== Status.OK)
+    throw syntaxError("Close reason is longer than 123 bytes");
+  return wireCode;
+}
+
 /** Reach a socket's private low-level face and its on* handler fields;
  * set in the class's static block. */
 let controlOf;
@@ -217,61 +301,19 @@ export class WebSocket extends EventTarget {
       return;
     }
     if (arguments.length === 0) throw new TypeError("WebSocket needs a URL");
-    let record;
-    try {
-      record = new URL(toUSVString(url), platform.baseURL());
-    } catch {
-      throw syntaxError(`Invalid URL: ${url}`);
-    }
-    if (record.protocol === "http:") record.protocol = "ws:";
-    else if (record.protocol === "https:") record.protocol = "wss:";
-    if (record.protocol !== "ws:" && record.protocol !== "wss:") {
-      throw syntaxError(
-        `Unsupported URL scheme ${record.protocol} (use ws: or wss:)`,
-      );
-    }
-    if (record.hash !== "" || record.href.endsWith("#")) {
-      throw syntaxError("A WebSocket URL may not have a fragment");
-    }
+    const record = webSocketURL(url);
     const list =
       typeof protocols === "string" ||
       protocols == null ||
       typeof protocols[Symbol.iterator] !== "function"
         ? [String(protocols)]
         : Array.from(protocols, String);
-    const bad = checkProtocols(list);
-    if (bad) throw syntaxError(bad);
+    checkProtocolList(list);
 
     this.#url = record.href;
     this.#origin = record.origin;
     if (typeof options.trace === "function") this.#trace = options.trace;
-    // Settings are checked before anything is dialled.
-    const config = engineConfig(options);
-    const transport = options.transport
-      ? toTransport(options.transport)
-      : platform.dial?.(record, options);
-    if (!transport) {
-      throw new TypeError(
-        "No transport for this runtime: pass options.transport",
-      );
-    }
-    const request = {
-      host: record.host,
-      resource: (record.pathname || "/") + record.search,
-      protocols: list,
-      extensions: [],
-      origin: options.origin,
-      headers: flattenHeaders(options.headers),
-    };
-    let engine;
-    try {
-      engine = Engine.client(config, request, performance.now());
-    } catch (e) {
-      transport.destroy();
-      throw syntaxError(e.message);
-    }
-    this.#session = new Session(engine, this);
-    this.#session.attach(transport);
+    this.#session = clientSession(record, list, options, this);
   }
 
   /** An accepted server-side connection (see server.js). */
@@ -442,16 +484,7 @@ export class WebSocket extends EventTarget {
   close(code = undefined, reason = undefined) {
     if (code !== undefined) code = clampUint16(code);
     reason = reason === undefined ? "" : toUSVString(reason);
-    const wireCode = code ?? (reason ? 1000 : -1);
-    const status = checkClose(wireCode, reason);
-    if (status === Status.INVALID_CODE) {
-      throw new DOMException(
-        `Close code ${code} is neither 1000 nor in 3000-4999`,
-        "InvalidAccessError",
-      );
-    }
-    if (status !== Status.OK)
-      throw syntaxError("Close reason is longer than 123 bytes");
+    const wireCode = closeCodeFor(code, reason);
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
     this.#readyState = CLOSING;
     const run = () => this.#session.command((e) => e.close(wireCode, reason));
