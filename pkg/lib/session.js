@@ -119,6 +119,22 @@ export class Session {
     return this.#buffered;
   }
 
+  /** Output bytes the transport has accepted, and where the last message
+   * sent ends in the output: it is accepted once the first reaches the
+   * second (a WebSocketStream's write() waits for that). */
+  get accepted() {
+    return this.#accepted;
+  }
+  get sentEnd() {
+    const f = this.#inflight;
+    return f !== null && f.length > 0 ? f[f.length - 2] : this.#accepted;
+  }
+  /** Output bytes written that the transport never took: once it closed,
+   * whether our last frames (a close) left at all. */
+  get unsent() {
+    return this.#taken - this.#accepted;
+  }
+
   /** Counts `n` app bytes that will never be sent (WHATWG: sends after closing). */
   addUnsent(n) {
     this.#buffered += n;
@@ -294,6 +310,8 @@ export class Session {
 
   #written(end) {
     this.#accepted = Math.max(this.#accepted, end);
+    // An owner that waits for its bytes to be taken (WebSocketStream).
+    this.handler.written?.(this.#accepted);
     if (this.#holding && this.#accepted >= this.#pongEnd && !this.#closed) {
       this.#releaseHeldPong();
     }
