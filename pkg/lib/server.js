@@ -18,6 +18,7 @@ import {
   traceHeads,
   WebSocket,
 } from "./websocket.js";
+import { WebSocketStream } from "./websocketstream.js";
 
 /**
  * The core of a server, on any event emitter base with `emit` and
@@ -206,13 +207,16 @@ export function serverCore(Base) {
         return settle(null);
       }
       traceHeads(engine, this.#options.trace, true);
-      const ws = WebSocket._accepted({
+      // `stream: true` (or `{ highWaterMark }`): hand out WebSocketStreams.
+      const stream = this.#options.stream;
+      const ws = (stream ? WebSocketStream : WebSocket)._accepted({
         session,
         url: request.href,
         protocol: protocol ?? "",
         extensions: "",
         trace: this.#options.trace,
         server: this,
+        highWaterMark: stream?.highWaterMark,
       });
       session.handler = ws;
       this.clients.add(ws);
@@ -248,6 +252,10 @@ export function serverCore(Base) {
         for (const session of this.#pending) session.command((e) => e.abort());
       }
       const closing = [...this.clients].map((ws) => {
+        if (ws instanceof WebSocketStream) {
+          ws._closeWithStatus(1001, reason);
+          return ws.closed.catch(() => {});
+        }
         if (ws.readyState === WebSocket.CLOSED) return null;
         const closed = new Promise((resolve) =>
           ws.addEventListener("close", resolve, { once: true }),
