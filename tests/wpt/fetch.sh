@@ -1,11 +1,10 @@
 #!/bin/sh
-# Fetches the WebSocketStream web-platform-tests
-# (websockets/stream/tentative/*.any.js) into target/wpt/ under their
-# upstream path (git and prettier ignore target/), with the upstream commit
-# in COMMIT beside them.
+# Refreshes the WebSocketStream web-platform-tests kept in
+# tests/wpt/websockets/stream/tentative/ from upstream, where the network
+# reaches it, with the upstream commit in COMMIT beside them.
 # Usage: tests/wpt/fetch.sh [commit]   (default: the newest)
 set -eu
-out="$(cd "$(dirname "$0")/../.." && pwd)/target/wpt/websockets/stream/tentative"
+out="$(cd "$(dirname "$0")" && pwd)/websockets/stream/tentative"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 repo="$tmp/wpt"
@@ -18,4 +17,4 @@ mkdir -p "$out"
 rm -f "$out"/*.any.js "$out/SOURCE"
 cp "$repo"/websockets/stream/tentative/*.any.js "$out/"
 git -C "$repo" rev-parse HEAD >"$out/COMMIT"
-echo "fetched into target/wpt/websockets/stream/tentative/ at $(cat "$out/COMMIT")"
+echo "fetched into tests/wpt/websockets/stream/tentative/ at $(cat "$out/COMMIT")"

@@ -1,8 +1,8 @@
 // Runs the web-platform-tests for WebSocketStream
 // (websockets/stream/tentative/*.any.js) in Node, with node:test counting
-// every subtest: the files are read from target/wpt/websockets/stream/
-// tentative/ (or $WPT_STREAM_DIR; they are not kept in this repository:
-// fetch.sh gets them), evaluated with the
+// every subtest: the files are read from websockets/stream/tentative/ here
+// (upstream's path; or $WPT_STREAM_DIR, e.g. a copy fetch.sh refreshed),
+// evaluated with the
 // testharness.js subset in harness.mjs, against the handlers in
 // handlers.mjs on the package's own server. Each file runs once per
 // variant it lists (?default or none: ws:, ?wss: wss:).
@@ -31,9 +31,7 @@ import { collector } from "./harness.mjs";
 
 const dir =
   process.env.WPT_STREAM_DIR ??
-  fileURLToPath(
-    new URL("../../target/wpt/websockets/stream/tentative/", import.meta.url),
-  );
+  fileURLToPath(new URL("./websockets/stream/tentative/", import.meta.url));
 
 /**
  * Subtests known to fail here, by "file :: subtest" (every variant) or
