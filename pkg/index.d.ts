@@ -362,6 +362,10 @@ export interface ServerRequest {
 /** Options of `WebSocketServer`. `port`, `host`, `tls` and `server` are Node
  * only; elsewhere connections come in through `accept(transport)`. */
 export interface ServerOptions {
+  /** Hand out WebSocketStreams (open at once) instead of WebSockets, in
+   * `accept()`'s result, the `connection` event and `clients`; an object
+   * sets their readable's `highWaterMark` (messages). */
+  stream?: boolean | { highWaterMark?: number };
   /** Node only: listen on this port (0 = any free port). */
   port?: number;
   /** Node only: the address to listen on. */
@@ -415,24 +419,24 @@ export interface ServerOptions {
 export declare class WebSocketServer {
   constructor(options?: ServerOptions, onListening?: () => void);
   /** The open connections. */
-  readonly clients: Set<WebSocket>;
+  readonly clients: Set<WebSocket | WebSocketStream>;
   /** Node only: the listening address, as `net.Server#address()`. */
   address(): { address: string; family: string; port: number } | string | null;
   /** Completes a handshake over any transport; resolves to the socket, or null when refused. */
   accept(
     transport: Transport | StreamPair | DuplexLike,
-  ): Promise<WebSocket | null>;
+  ): Promise<WebSocket | WebSocketStream | null>;
   /** Node only: from an http(s).Server's `upgrade` event. */
   accept(
     request: unknown,
     socket: DuplexLike,
     head?: Uint8Array,
-  ): Promise<WebSocket | null>;
+  ): Promise<WebSocket | WebSocketStream | null>;
   /** Stops accepting and closes every connection with 1001; resolves once all are closed. */
   close(reason?: string): Promise<void>;
   on(
     event: "connection",
-    listener: (ws: WebSocket, request: ServerRequest) => void,
+    listener: (ws: WebSocket | WebSocketStream, request: ServerRequest) => void,
   ): this;
   on(event: "listening" | "close", listener: () => void): this;
   on(event: "error", listener: (error: Error) => void): this;
@@ -519,3 +523,13 @@ export declare function createBridge(options: BridgeOptions): WebSocketServer;
 export declare function duplexTransport(stream: DuplexLike): Transport;
 
 export default WebSocket;
+
+import type { WebSocketStream } from "./websocketstream.js";
+export {
+  WebSocketError,
+  WebSocketStream,
+  type WebSocketCloseInfo,
+  type WebSocketCloseResult,
+  type WebSocketOpenInfo,
+  type WebSocketStreamOptions,
+} from "./websocketstream.js";

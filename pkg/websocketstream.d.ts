@@ -74,10 +74,3 @@ export declare class WebSocketStream {
   /** Starts the closing handshake; while opening, fails the connection. */
   close(closeInfo?: WebSocketCloseInfo): void;
 }
-
-/** The option `WebSocketServer` takes to hand out WebSocketStreams (open at
- * once, `opened` already resolved) instead of WebSockets, in `accept()`'s
- * result, the `connection` event and `clients`. */
-export interface WebSocketStreamServerOptions {
-  stream?: boolean | { highWaterMark?: number };
-}

@@ -13,6 +13,7 @@ import { formatTrace } from "./trace.js";
 import { streamTransport } from "./transport.js";
 import { bridgeTransport, tunnelTransport } from "./tunnel.js";
 import { control, WebSocket } from "./websocket.js";
+import { WebSocketError, WebSocketStream } from "./websocketstream.js";
 import { webTransportBridgeTransport } from "./webtransport-tunnel.js";
 
 // The smallest module using a v128 instruction: valid only where SIMD is supported.
@@ -44,7 +45,9 @@ export {
   streamTransport,
   tunnelTransport,
   WebSocket,
+  WebSocketError,
   WebSocketServer,
+  WebSocketStream,
   webTransportBridgeTransport,
 };
 export default WebSocket;

@@ -55,7 +55,7 @@ has() {
   for f in "${files[@]}"; do [[ "$f" == "$1" ]] && return 0; done
   return 1
 }
-for f in package.json README.md index.d.ts component.d.ts lib/component.js lib/component-browser.js lib/node/component.js lib/browser.js lib/websocket.js lib/engine.js lib/session.js \
+for f in package.json README.md index.d.ts component.d.ts websocketstream.d.ts lib/websocketstream.js lib/component.js lib/component-browser.js lib/node/component.js lib/browser.js lib/websocket.js lib/engine.js lib/session.js \
   lib/transport.js lib/events.js lib/trace.js lib/node/index.js lib/node/connect.js \
   lib/node/duplex.js lib/node/server.js lib/node/bridge.js lib/node/playground.js bin/wasmsocket.js \
   www/index.html www/app.js wasm/wasmsocket.js wasm/wasmsocket_bg.wasm wasm/wasmsocket_scalar_bg.wasm \
@@ -64,7 +64,7 @@ for f in package.json README.md index.d.ts component.d.ts lib/component.js lib/c
 done
 for f in "${files[@]}"; do
   case "$f" in
-    package.json | README.md | LICENSE* | index.d.ts | component.d.ts | lib/*.js | lib/node/*.js | lib/deno/*.js | \
+    package.json | README.md | LICENSE* | index.d.ts | component.d.ts | websocketstream.d.ts | lib/*.js | lib/node/*.js | lib/deno/*.js | \
       www/*.html | www/*.js | www/*.css | \
       bin/wasmsocket.js | wasm/wasmsocket.js | wasm/wasmsocket_bg.wasm | wasm/wasmsocket_scalar_bg.wasm | \
       wasm-component/wasmsocket.js | wasm-component/wasmsocket_bg.wasm) ;;

@@ -11,6 +11,7 @@ import { formatTrace } from "../trace.js";
 import { streamTransport } from "../transport.js";
 import { bridgeTransport, tunnelTransport } from "../tunnel.js";
 import { control, platform, WebSocket } from "../websocket.js";
+import { WebSocketError, WebSocketStream } from "../websocketstream.js";
 import { webTransportBridgeTransport } from "../webtransport-tunnel.js";
 import { connectTransport } from "./connect.js";
 import { createBridge } from "./bridge.js";
@@ -61,7 +62,9 @@ export {
   streamTransport,
   tunnelTransport,
   WebSocket,
+  WebSocketError,
   WebSocketServer,
+  WebSocketStream,
   webTransportBridgeTransport,
 };
 export default WebSocket;
