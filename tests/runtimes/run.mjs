@@ -83,10 +83,7 @@ const EXPECTED = {
 };
 
 /** Suites of tests/node not run here, each with the reason. */
-const NOT_RUN = {
-  websocketstream:
-    "WebSocketStream's suite is being written alongside; its results under Deno and Bun are still to be listed here",
-};
+const NOT_RUN = {};
 
 /** The real binary of each runtime's npm package (not a Node launcher). */
 const RUNTIMES = {
