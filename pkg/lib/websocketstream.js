@@ -112,6 +112,12 @@ const closingError = () =>
  * `readable.cancel()`, it closes with its code and reason.
  */
 export class WebSocketError extends DOMException {
+  // A getter rather than a data property set after the class: no module
+  // side effect, so bundlers drop the module from apps that do not use it.
+  get [Symbol.toStringTag]() {
+    return "WebSocketError";
+  }
+
   #closeCode = null;
   #reason = "";
 
@@ -136,11 +142,6 @@ export class WebSocketError extends DOMException {
   }
 }
 
-Object.defineProperty(WebSocketError.prototype, Symbol.toStringTag, {
-  value: "WebSocketError",
-  configurable: true,
-});
-
 /** A promise with its settlers, marked handled: `opened` and `closed` may
  * reject with nobody listening (most apps await one of them), which must not
  * be an unhandled rejection (it ends a Node process). */
@@ -156,6 +157,12 @@ function deferred() {
 }
 
 export class WebSocketStream {
+  // A getter rather than a data property set after the class: no module
+  // side effect, so bundlers drop the module from apps that do not use it.
+  get [Symbol.toStringTag]() {
+    return "WebSocketStream";
+  }
+
   #url;
   #state = CONNECTING;
   #opened = deferred();
@@ -499,8 +506,3 @@ export class WebSocketStream {
     this.#closed.reject(error);
   }
 }
-
-Object.defineProperty(WebSocketStream.prototype, Symbol.toStringTag, {
-  value: "WebSocketStream",
-  configurable: true,
-});
