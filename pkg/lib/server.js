@@ -33,6 +33,8 @@ export function serverCore(Base) {
     #config;
     #pending = new Set();
     #closed = false;
+    /** Shared by every accepted WebSocket: backpressure, drain, lifetime. */
+    #policy;
 
     constructor(options = {}) {
       super();
@@ -40,6 +42,19 @@ export function serverCore(Base) {
         handshakeTimeout: 10000,
         closeTimeout: 5000,
         ...options,
+        // A server drops peers gone silent, as Bun and Deno do.
+        idleTimeout: options.idleTimeout ?? options.keepalive ?? 120000,
+      };
+      const o = this.#options;
+      if (![undefined, "close", "drop"].includes(o.backpressure)) {
+        throw new TypeError('backpressure must be "close" or "drop"');
+      }
+      const maxBackpressure = o.maxBackpressure ?? 16 * 1024 * 1024;
+      this.#policy = {
+        maxBackpressure,
+        drop: o.backpressure === "drop",
+        drainThreshold: o.drainThreshold ?? Math.floor(maxBackpressure / 2),
+        maxLifetime: o.maxLifetime ?? 0,
       };
       this.#config = engineConfig(this.#options, { server: true });
     }
@@ -216,6 +231,7 @@ export function serverCore(Base) {
         extensions: "",
         trace: this.#options.trace,
         server: this,
+        policy: this.#policy,
         highWaterMark: stream?.highWaterMark,
       });
       session.handler = ws;

@@ -16,7 +16,9 @@
 //   memory and work;
 // - buffers a big message left in the engine are given back once the
 //   connection has been quiet for TRIM_QUIET ms: a stream of big messages
-//   reuses them, an idle connection keeps none.
+//   reuses them, an idle connection keeps none;
+// - with `drainAt` set, the handler's `[drained]()` is called once
+//   bufferedAmount falls to it after having been above it.
 
 import { Engine, ReadyState, Tag } from "./engine.js";
 import { giveBack, POOL_MIN } from "./pool.js";
@@ -28,6 +30,9 @@ const PONG_BACKLOG = 64 * 1024;
 /** Ms without input or sends after which a connection that the engine
  * says holds spare buffers is trimmed. */
 const TRIM_QUIET = 50;
+
+/** The handler method called when bufferedAmount drains (see `drainAt`). */
+export const drained = Symbol("wasmsocket.drained");
 
 /**
  * @typedef {object} Handler
@@ -73,6 +78,10 @@ export class Session {
    * was busy since it was armed. */
   #trimTimer = null;
   #busy = false;
+  /** bufferedAmount at or under which `[drained]` is called, once it was
+   * above (-1: not watched); `#above`: it was. */
+  drainAt = -1;
+  #above = false;
 
   constructor(engine, handler) {
     this.engine = engine;
@@ -171,6 +180,7 @@ export class Session {
   #track(appBytes, counted = false) {
     this.#busy = true;
     if (!counted) this.#buffered += appBytes;
+    if (this.drainAt >= 0 && this.#buffered > this.drainAt) this.#above = true;
     (this.#inflight ??= []).push(
       this.#taken + this.engine.pendingOutput,
       appBytes,
@@ -322,6 +332,10 @@ export class Session {
       i += 2;
     }
     if (i > 0) f.splice(0, i);
+    if (this.#above && this.#buffered <= this.drainAt && !this.#closed) {
+      this.#above = false;
+      this.handler[drained]?.();
+    }
     if (this.#destroyTimer && this.#accepted >= this.#taken) {
       this.#closeSoon();
     }

@@ -13,7 +13,7 @@ import {
   makeConfig,
 } from "./engine.js";
 import { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
-import { Session } from "./session.js";
+import { drained, Session } from "./session.js";
 import { isStreamPair, isTransport, streamTransport } from "./transport.js";
 
 const CONNECTING = 0;
@@ -143,7 +143,9 @@ export function engineConfig(options = {}, { server = false } = {}) {
     max_message_size: options.maxMessageSize,
     max_frame_size: options.maxFrameSize,
     max_head_size: options.maxHeadSize,
-    keepalive_interval: options.keepalive,
+    // One idle story: `idleTimeout` and `keepalive` name the same interval;
+    // 0 turns it off.
+    keepalive_interval: (options.idleTimeout ?? options.keepalive) || undefined,
     handshake_timeout: options.handshakeTimeout,
     close_timeout: options.closeTimeout,
     max_held_pings: options.maxHeldPings,
@@ -287,6 +289,13 @@ export class WebSocket extends EventTarget {
   /** Set by `control(ws).close(…, { keepReading: true })`: messages, pings
    * and pongs still fire while CLOSING, until the peer's close. */
   #keepReading = false;
+  #ondrain = null;
+  /** A server's backpressure and lifetime policy (see server.js), what it
+   * dropped, and the lifetime timer. */
+  #policy = null;
+  #droppedMessages = 0;
+  #droppedBytes = 0;
+  #lifetime = null;
 
   /**
    * @param {string | URL} url
@@ -317,8 +326,19 @@ export class WebSocket extends EventTarget {
   }
 
   /** An accepted server-side connection (see server.js). */
-  #adopt({ session, url, protocol, extensions, trace, server }) {
+  #adopt({ session, url, protocol, extensions, trace, server, policy }) {
     this.#server = server ?? null;
+    if (policy) {
+      this.#policy = policy;
+      session.drainAt = policy.drainThreshold;
+      if (policy.maxLifetime > 0) {
+        this.#lifetime = setTimeout(
+          () => this._closeWithStatus(1001, "maximum lifetime reached"),
+          policy.maxLifetime,
+        );
+        this.#lifetime.unref?.();
+      }
+    }
     this.#url = url;
     if (typeof trace === "function") this.#trace = trace;
     // The origin is worked out when first needed (most sockets never need it).
@@ -389,6 +409,7 @@ export class WebSocket extends EventTarget {
       message: [(ws) => ws.#onmessage, (ws, fn) => (ws.#onmessage = fn)],
       error: [(ws) => ws.#onerror, (ws, fn) => (ws.#onerror = fn)],
       close: [(ws) => ws.#onclose, (ws, fn) => (ws.#onclose = fn)],
+      drain: [(ws) => ws.#ondrain, (ws, fn) => (ws.#ondrain = fn)],
     };
   }
 
@@ -427,6 +448,14 @@ export class WebSocket extends EventTarget {
   get bufferedAmount() {
     return this.#session.bufferedAmount;
   }
+  /** Server side: messages, and their bytes, that `send` did not queue
+   * because the peer was `maxBackpressure` behind. */
+  get droppedMessages() {
+    return this.#droppedMessages;
+  }
+  get droppedBytes() {
+    return this.#droppedBytes;
+  }
   get binaryType() {
     return this.#binaryType;
   }
@@ -452,6 +481,7 @@ export class WebSocket extends EventTarget {
       this.#session.addUnsent(size(payload));
       return;
     }
+    if (this.#policy !== null && this.#overLimit(payload)) return;
     if (this.#queue) {
       this.#session.addUnsent(size(payload));
       this.#queue.push(payload);
@@ -464,6 +494,27 @@ export class WebSocket extends EventTarget {
       // the connection): never sent, yet counted for good (WHATWG).
       this.#session.addUnsent(size(payload));
     }
+  }
+
+  /** Whether `payload` would take the bytes queued for the peer past
+   * `maxBackpressure`; if so it is counted as dropped and, unless the policy
+   * is "drop", the connection closed with 1008. A string's byte length is
+   * only worked out when it might matter. */
+  #overLimit(payload) {
+    const { maxBackpressure, drop } = this.#policy;
+    const room = maxBackpressure - this.#session.bufferedAmount;
+    if (typeof payload === "string" && payload.length * 3 <= room) return false;
+    const n = size(payload);
+    if (n <= room) return false;
+    this.#droppedMessages++;
+    this.#droppedBytes += n;
+    if (!drop) this._closeWithStatus(1008, "backpressure limit reached");
+    return true;
+  }
+
+  /** Session: bufferedAmount fell to the server's `drainThreshold`. */
+  [drained]() {
+    this.dispatchEvent(new Event("drain"));
   }
 
   /** Sends queued items in order, reading Blobs as they come up. */
@@ -556,6 +607,7 @@ export class WebSocket extends EventTarget {
       }
       case Tag.CLOSED:
         this.#readyState = CLOSED;
+        clearTimeout(this.#lifetime);
         this.#session.finish();
         this.#server?._forget(this);
         if (this.#failure)
