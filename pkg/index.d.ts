@@ -84,8 +84,10 @@ export interface WebSocketOptions {
   maxFrameSize?: number;
   /** Largest handshake response head, in bytes (default 16 KiB). */
   maxHeadSize?: number;
-  /** Ping after this many ms of silence, give up after twice that (default off). */
+  /** Ping after this many ms of silence, give up after twice that (default off); 0 is off. */
   keepalive?: number;
+  /** The same as `keepalive` (the server's name for it); wins if both are set. */
+  idleTimeout?: number;
   /** Ms the opening handshake may take (default 30000). */
   handshakeTimeout?: number;
   /** Ms to wait for the peer's side of the closing handshake (default 5000). */
@@ -186,6 +188,8 @@ interface WebSocketEventMap {
   message: MessageEvent;
   error: ErrorEvent;
   close: CloseEvent;
+  /** Server side: bufferedAmount fell to the server's `drainThreshold`. */
+  drain: Event;
 }
 
 /** The WHATWG WebSocket interface. */
@@ -217,6 +221,14 @@ export declare class WebSocket extends EventTarget {
   onmessage: ((this: WebSocket, ev: MessageEvent) => any) | null;
   onerror: ((this: WebSocket, ev: ErrorEvent) => any) | null;
   onclose: ((this: WebSocket, ev: CloseEvent) => any) | null;
+  /** Non-standard, server side: fired when bufferedAmount falls to the
+   * server's `drainThreshold` after having been above it. */
+  ondrain: ((this: WebSocket, ev: Event) => any) | null;
+  /** Non-standard, server side: messages `send` did not queue because they
+   * would have taken bufferedAmount past `maxBackpressure` (0 on a client). */
+  readonly droppedMessages: number;
+  /** Non-standard, server side: the bytes of those messages. */
+  readonly droppedBytes: number;
 
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void;
   close(code?: number, reason?: string): void;
@@ -402,7 +414,22 @@ export interface ServerOptions {
   maxMessageSize?: number;
   maxFrameSize?: number;
   maxHeadSize?: number;
+  /** Ms without hearing from a client before it is pinged; unanswered for as
+   * long again, the connection is closed (1006). Default 120000; 0 turns it off. */
+  idleTimeout?: number;
+  /** Another name for `idleTimeout` (the client's option); `idleTimeout` wins. */
   keepalive?: number;
+  /** Ms after which a connection is closed with 1001, however busy (default off). */
+  maxLifetime?: number;
+  /** Bytes a connection may have queued for its client (bufferedAmount); a
+   * `send` that would pass it is not queued (default 16 MiB). */
+  maxBackpressure?: number;
+  /** What a send past `maxBackpressure` does besides being counted in
+   * `droppedMessages`: "close" closes with 1008 (default), "drop" only drops it. */
+  backpressure?: "close" | "drop";
+  /** bufferedAmount at which `drain` fires after having been above it
+   * (default half of `maxBackpressure`). */
+  drainThreshold?: number;
   /** Ms a client has to complete its opening request (default 10000). */
   handshakeTimeout?: number;
   /** Ms to wait for a client's side of the closing handshake (default 5000). */

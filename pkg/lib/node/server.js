@@ -22,7 +22,13 @@ import { serverCore } from "../server.js";
  *   decide on a request (e.g. by its origin): true accepts, false answers 403, an object another status
  * @property {(protocols: string[], request: object) => string | false | null | undefined} [handleProtocols]
  *   choose one of the offered subprotocols; the default takes none
- * @property {number} [maxMessageSize] @property {number} [maxHeadSize] @property {number} [keepalive]
+ * @property {number} [maxMessageSize] @property {number} [maxHeadSize]
+ * @property {number} [idleTimeout] ms of silence before a ping, and as long again before closing (1006); default 120000, 0 off
+ * @property {number} [keepalive] another name for idleTimeout
+ * @property {number} [maxLifetime] ms after which a connection is closed with 1001 (default off)
+ * @property {number} [maxBackpressure] bytes queued for a client before sends are refused (default 16 MiB)
+ * @property {"close" | "drop"} [backpressure] a refused send closes with 1008 (default) or is only dropped
+ * @property {number} [drainThreshold] bufferedAmount at which `drain` fires (default half of maxBackpressure)
  * @property {number} [handshakeTimeout] default 10000 ms
  * @property {(record: object) => void} [trace] called with every handshake head and frame
  * @property {number} [closeTimeout] default 5000 ms
