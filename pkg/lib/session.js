@@ -341,10 +341,14 @@ export class Session {
     }
   }
 
-  /** Keeps one timer armed for the engine's next deadline. */
+  /** Keeps one timer armed for the engine's next deadline. A deadline that
+   * moved later (the idle timer, each time the peer is heard) keeps the
+   * armed timer, which fires early, finds nothing due and arms again: at
+   * most one wake-up per interval, not a new timer per message. */
   #schedule() {
     const at = this.engine.deadline;
     if (at === this.#timerAt) return;
+    if (at > this.#timerAt && this.#timerAt >= 0) return;
     clearTimeout(this.#timer);
     this.#timer = null;
     this.#timerAt = at;
