@@ -20,6 +20,7 @@
 // - with `drainAt` set, the handler's `[drained]()` is called once
 //   bufferedAmount falls to it after having been above it.
 
+import { deadlineEntry, setDeadline } from "./deadlines.js";
 import { Engine, ReadyState, Tag } from "./engine.js";
 import { giveBack, POOL_MIN } from "./pool.js";
 
@@ -52,8 +53,8 @@ export class Session {
   #transport;
   #pumping = false;
   #flushQueued = false;
-  #timer = null;
-  #timerAt = -1;
+  /** The engine's next deadline, kept by the one timer of deadlines.js. */
+  #deadline = deadlineEntry(this);
   /** The engine asked to close the transport: "graceful" (write the output
    * first) or "abort" (at once). */
   #closing = null;
@@ -341,28 +342,22 @@ export class Session {
     }
   }
 
-  /** Keeps one timer armed for the engine's next deadline. A deadline that
-   * moved later (the idle timer, each time the peer is heard) keeps the
-   * armed timer, which fires early, finds nothing due and arms again: at
-   * most one wake-up per interval, not a new timer per message. */
+  /** Keeps the engine's next deadline. One that moved later (the idle
+   * timer, each time the peer is heard) keeps the earlier one, which comes
+   * early, finds nothing due and is set again: at most one wake-up per
+   * interval, and no work per message. */
   #schedule() {
     const at = this.engine.deadline;
-    if (at === this.#timerAt) return;
-    if (at > this.#timerAt && this.#timerAt >= 0) return;
-    clearTimeout(this.#timer);
-    this.#timer = null;
-    this.#timerAt = at;
-    if (at < 0) return;
-    this.#timer = setTimeout(
-      () => {
-        this.#timerAt = -1;
-        if (this.#closed) return;
-        this.engine.handleTimeout(now());
-        this.pump();
-      },
-      Math.max(0, at - now()) + 1,
-    );
-    this.#timer.unref?.();
+    const set = this.#deadline.at;
+    if (at === set || (at > set && set >= 0)) return;
+    setDeadline(this.#deadline, at);
+  }
+
+  /** Called by deadlines.js once the deadline has passed. */
+  deadlineDue() {
+    if (this.#closed) return;
+    this.engine.handleTimeout(now());
+    this.pump();
   }
 
   #transportClosed() {
@@ -383,7 +378,7 @@ export class Session {
   finish() {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
+    setDeadline(this.#deadline, -1);
     clearTimeout(this.#destroyTimer);
     clearTimeout(this.#trimTimer);
     this.#transport?.destroy();
