@@ -294,9 +294,13 @@ impl Handle {
     }
 
     fn complete(&mut self, action_context: usize, bytes: usize) {
+        let held = |slot: &Option<Outstanding>| {
+            slot.as_ref()
+                .is_some_and(|o| action_context != 0 && o.context == action_context)
+        };
         let slot = match () {
-            _ if self.is_outstanding_send(action_context) => &mut self.send_outstanding,
-            _ if self.is_outstanding_receive(action_context) => &mut self.receive_outstanding,
+            _ if held(&self.send_outstanding) => &mut self.send_outstanding,
+            _ if held(&self.receive_outstanding) => &mut self.receive_outstanding,
             _ => return,
         };
         let Some(done) = slot.take() else { return };
@@ -564,14 +568,6 @@ impl Handle {
 
     fn is_outstanding(&self, context: usize, kind: Pending) -> bool {
         self.outstanding(context).is_some_and(|o| o.kind == kind)
-    }
-
-    fn is_outstanding_send(&self, context: usize) -> bool {
-        (self.send_outstanding.as_ref()).is_some_and(|o| context != 0 && o.context == context)
-    }
-
-    fn is_outstanding_receive(&self, context: usize) -> bool {
-        (self.receive_outstanding.as_ref()).is_some_and(|o| context != 0 && o.context == context)
     }
 }
 
