@@ -2,7 +2,8 @@
 # Installs everything the build and the tests need, from the package registries
 # only: the wasm32 target, the wasm-bindgen CLI matching Cargo.toml's pin, the
 # npm dev dependencies (Deno and Bun among them), Python's `websockets` in a
-# venv (an interop peer of the tests), and (for the browser tests) Debian's
+# venv (an interop peer of the tests), Debian's redis-server (the Redis
+# broker's test starts its own), and (for the browser tests) Debian's
 # Chromium and openssl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,15 @@ if ! target/py-websockets/bin/python -c "import websockets, sys; sys.exit(websoc
   rm -rf target/py-websockets
   python3 -m venv target/py-websockets
   target/py-websockets/bin/pip install -q --disable-pip-version-check "websockets==$py_websockets"
+fi
+
+# The Redis broker's test runs its own redis-server on a free port: a system
+# service the package may have started is neither needed nor in the way.
+if ! command -v redis-server >/dev/null; then
+  say "installing redis-server for the Redis broker's test"
+  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
 
 if [ "${1:-}" = "--browser" ]; then
