@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test, after all set-up: style and lint checks, the engine's Rust
 # tests (native and wasm), the Node tests of the package (under Node, then
-# Deno and Bun), the WebSocketStream web-platform-tests, its TypeScript
-# declarations, the browser test, the
-# WebTransport test (Chromium and a Deno server), the playground's test (www/
-# in Chromium), the packed-tarball test and the C library's (websocket.h).
+# Deno and Bun), publish/subscribe across processes over Redis, the
+# WebSocketStream web-platform-tests, its TypeScript declarations, the browser
+# test, the WebTransport test (Chromium and a Deno server), the playground's
+# test (www/ in Chromium), the packed-tarball test and the C library's
+# (websocket.h).
 # Any failure, including a suite that cannot run, fails the whole run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,10 @@ tail -n 8 target/node-tests.tap
 
 step "package: Deno and Bun"
 node tests/runtimes/run.mjs
+
+step "package: publish/subscribe across processes over Redis"
+node --test --test-reporter=tap tests/redis/ > target/redis-tests.tap || { cat target/redis-tests.tap; exit 1; }
+tail -n 8 target/redis-tests.tap
 
 step "package: the WebSocketStream web-platform-tests, in Node"
 node --test --test-reporter=tap tests/wpt/run.mjs > target/wpt-tests.tap || { cat target/wpt-tests.tap; exit 1; }
