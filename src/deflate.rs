@@ -75,6 +75,50 @@ impl Default for DeflateOptions {
     }
 }
 
+/// How a compressor that keeps no context from message to message works:
+/// two with the same settings turn the same message into the same bytes, so
+/// a message compressed once may go out as is on every connection whose
+/// compressor is alike (a server's publish, `publish.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fresh {
+    level: i32,
+    bits: u8,
+    threshold: usize,
+}
+
+impl Fresh {
+    /// How a server with these options compresses for a client that asked
+    /// no narrower window, where it starts every message afresh.
+    pub fn server(o: &DeflateOptions) -> Fresh {
+        Fresh {
+            level: i32::from(o.level.min(9)),
+            bits: send_bits(o.server_max_window_bits),
+            threshold: o.threshold,
+        }
+    }
+
+    /// A compressor that works so.
+    pub(crate) fn codec(self) -> Codec {
+        Codec {
+            level: self.level,
+            threshold: self.threshold,
+            send_bits: self.bits,
+            send_reset: true,
+            receive_reset: true,
+            deflater: None,
+            inflater: None,
+            sent: None,
+            received: None,
+            stream_ended: false,
+        }
+    }
+}
+
+/// The window a compressor uses for a limit of `bits` (none: the largest).
+fn send_bits(bits: Option<u8>) -> u8 {
+    bits.unwrap_or(MAX_WINDOW_BITS).max(MIN_DEFLATE_BITS)
+}
+
 /// permessage-deflate's negotiator: a client offers it, a server answers
 /// the first offer it can accept (§5, §7.1).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -299,7 +343,7 @@ impl Codec {
         send_reset: bool,
         receive_reset: bool,
     ) -> Codec {
-        let bits = send_bits.unwrap_or(MAX_WINDOW_BITS).max(MIN_DEFLATE_BITS);
+        let bits = self::send_bits(send_bits);
         Codec {
             level: i32::from(o.level.min(9)),
             threshold: o.threshold,
@@ -489,6 +533,14 @@ impl Extension for Codec {
     fn trim(&mut self) {
         self.deflater = None;
         self.inflater = None;
+    }
+
+    fn fresh(&self) -> Option<Fresh> {
+        self.send_reset.then_some(Fresh {
+            level: self.level,
+            bits: self.send_bits,
+            threshold: self.threshold,
+        })
     }
 
     fn spare_memory(&self) -> usize {

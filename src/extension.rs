@@ -44,6 +44,13 @@ pub trait Extension {
     /// without changing what later messages decode or encode to.
     fn trim(&mut self) {}
 
+    /// How this end compresses, if it keeps nothing from message to message
+    /// (permessage-deflate without context takeover): then a message
+    /// encoded once elsewhere the same way may be sent as is (`publish`).
+    fn fresh(&self) -> Option<crate::deflate::Fresh> {
+        None
+    }
+
     /// About how many bytes `trim` would give back (0 by default): a host
     /// trims a quiet connection only when it holds something to give.
     fn spare_memory(&self) -> usize {

@@ -11,6 +11,7 @@
 //! - [`handshake`]: the opening request and response (client and server);
 //! - `receiver` and `sender`: the data stream in each direction;
 //! - [`Connection`]: the whole life of one connection, tying them together;
+//! - [`publish`]: one message framed once for many server connections;
 //! - [`component`]: websocket.dll's face over it (handles, properties and a
 //!   queue of actions), which the C library and `wasmsocket/component` wrap.
 //!
@@ -46,6 +47,7 @@ pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
+pub mod publish;
 mod receiver;
 mod sender;
 pub mod utf8;

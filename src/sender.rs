@@ -200,6 +200,13 @@ impl Sender {
         Ok(())
     }
 
+    /// Whether a message whose (encoded) payload is `len` bytes would go out
+    /// now as one unmasked frame and nothing else: not masked, split at the
+    /// send buffer size, traced, or behind a fragmented send.
+    pub fn writes_plain_frame(&self, len: usize) -> bool {
+        !self.keys.mask() && len <= self.frame_size && !self.trace && self.fragmenting.is_none()
+    }
+
     /// The header of a binary message of `len` bytes sent as one unmasked
     /// frame whose payload the host writes itself, after the header; `None`
     /// when the message must take the general path instead (masked, encoded
@@ -210,12 +217,7 @@ impl Sender {
         len: usize,
         extension: bool,
     ) -> Option<([u8; MAX_HEADER_LEN], usize)> {
-        if self.keys.mask()
-            || extension
-            || len > self.frame_size
-            || self.trace
-            || self.fragmenting.is_some()
-        {
+        if extension || !self.writes_plain_frame(len) {
             return None;
         }
         let header = FrameHeader {

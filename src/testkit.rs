@@ -267,6 +267,34 @@ pub fn open_client(config: Config) -> Connection {
     c
 }
 
+/// A client and a server that opened by a real handshake between them.
+pub struct Pair {
+    pub client: Connection,
+    pub server: Connection,
+}
+
+/// A pair opened with these configs (extensions negotiated), output and
+/// events taken.
+pub fn open_pair_with(client: Config, server: Config) -> Pair {
+    let mut c = Connection::client(
+        ClientRequest::new("server.example.com", "/chat"),
+        client,
+        NONCE,
+        SEED,
+        0,
+    )
+    .unwrap();
+    let mut s = Connection::server(server, 0);
+    assert_eq!(feed(&mut s, &c.take_output()), [Ev::Request]);
+    s.accept(None, None, &[]).unwrap();
+    assert!(matches!(drain(&mut s)[..], [Ev::Open(..)]));
+    assert!(matches!(feed(&mut c, &s.take_output())[..], [Ev::Open(..)]));
+    Pair {
+        client: c,
+        server: s,
+    }
+}
+
 /// A stand-in extension that owns RSV1 and inverts every payload byte.
 pub struct Invert;
 

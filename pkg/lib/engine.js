@@ -29,7 +29,7 @@ import {
   Status,
   Tag,
 } from "./contract.js";
-import { POOL_MIN, takeBuffer } from "./pool.js";
+import { POOL_MIN, shared, takeBuffer } from "./pool.js";
 
 export { ReadyState, Status, Tag } from "./contract.js";
 
@@ -233,6 +233,42 @@ export function checkClose(code, reason) {
 /** A `Status` for a close frame with any wire-valid code. */
 export function checkCloseFrame(code, reason) {
   return check_close_frame(code, reason);
+}
+
+/** Stages `data` (string or bytes) in wasm memory; returns its length. */
+function stage(data) {
+  if (typeof data !== "string") {
+    const ptr = stagingArea(data.byteLength);
+    sync();
+    mem.u8.set(data, ptr);
+    return data.byteLength;
+  }
+  if (data.length > ENCODE_INTO_LIMIT) return stage(encoder.encode(data));
+  const max = data.length * 3;
+  const ptr = stagingArea(max);
+  sync();
+  return encoder.encodeInto(data, mem.u8.subarray(ptr, ptr + max)).written;
+}
+
+/**
+ * One message framed once for many of a server's connections (a publish):
+ * `frame` its bytes, `length` its UTF-8 or byte length, `handle` what each
+ * engine checks in `sendShared`; free it with `handle.free()` once every
+ * engine has. `deflate`: compressed as the config's permessage-deflate
+ * does without context takeover.
+ */
+export function frameShared(config, data, deflate) {
+  const length = stage(data);
+  const handle = config.frame_shared(
+    typeof data === "string" ? TEXT : BINARY,
+    length,
+    deflate,
+  );
+  sync();
+  const ptr = handle.ptr();
+  const frame = bytes.copy(mem.u8, ptr, ptr + handle.len());
+  shared.add(frame.buffer);
+  return { frame, length, handle };
 }
 
 /** Fresh entropy for a client: a 16-byte key nonce and a 32-byte mask seed. */
@@ -548,22 +584,6 @@ export class Engine {
     return out;
   }
 
-  /** Stages `data` (string or bytes) in wasm memory; returns its length. */
-  #stage(data) {
-    if (typeof data !== "string") {
-      const ptr = stagingArea(data.byteLength);
-      sync();
-      mem.u8.set(data, ptr);
-      return data.byteLength;
-    }
-    if (data.length > ENCODE_INTO_LIMIT)
-      return this.#stage(encoder.encode(data));
-    const max = data.length * 3;
-    const ptr = stagingArea(max);
-    sync();
-    return encoder.encodeInto(data, mem.u8.subarray(ptr, ptr + max)).written;
-  }
-
   /** Sends a message: a string as text, a Uint8Array as binary. Returns a
    * Status. The payload is written straight into the engine's output. */
   send(data) {
@@ -618,6 +638,19 @@ export class Engine {
     return true;
   }
 
+  /** Sends a message framed by `frameShared`, if this connection would
+   * have framed it the same way: its frame goes where the engine's output
+   * stands now, as `#sendByHost`'s. False if it must be sent with `send`
+   * (or not at all: the connection is closing). */
+  sendShared({ frame, length, handle }) {
+    const taken = this.#w.send_shared(handle);
+    this.#collect();
+    if (!taken) return false;
+    (this.#splices ??= []).push(this.#enginePending(), frame);
+    this.lastLength = length;
+    return true;
+  }
+
   #sendBytes(kind, bytes) {
     const ptr = this.#w.message_buffer(bytes.byteLength);
     if (ptr === 0) return this.#outOfMemory();
@@ -642,7 +675,7 @@ export class Engine {
 
   /** Sends one piece of a message sent piece by piece. Returns a Status. */
   sendFragment(data, binary, fin) {
-    const len = this.#stage(data);
+    const len = stage(data);
     this.lastLength = len;
     const s = this.#w.send_fragment(binary ? BINARY : TEXT, len, fin);
     this.#collect();
@@ -651,14 +684,14 @@ export class Engine {
 
   /** Sends a ping or pong with up to 125 bytes. Returns a Status. */
   control(pong, payload) {
-    const s = this.#w.control(pong, this.#stage(payload));
+    const s = this.#w.control(pong, stage(payload));
     this.#collect();
     return s;
   }
 
   /** Writes bytes as they are, for protocol testing. Returns a Status. */
   sendRaw(bytes) {
-    const s = this.#w.send_raw(this.#stage(bytes));
+    const s = this.#w.send_raw(stage(bytes));
     this.#collect();
     return s;
   }

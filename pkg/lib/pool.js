@@ -39,11 +39,17 @@ export function takeBuffer(length) {
   return new Uint8Array(buffer, 0, length);
 }
 
+/** Buffers written to many transports at once (a publish's frame, see
+ * engine.js `frameShared`): one transport done with it is not all of them,
+ * so they are never given back. */
+export const shared = new WeakSet();
+
 /** Returns a buffer from `takeBuffer` that nothing references any more. */
 export function giveBack(bytes) {
   const buffer = bytes.buffer;
   if (
     buffer.byteLength >= POOL_MIN &&
+    !shared.has(buffer) &&
     free.length < MAX_FREE &&
     freeBytes + buffer.byteLength <= MAX_FREE_BYTES
   ) {

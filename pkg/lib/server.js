@@ -11,6 +11,7 @@
 // engine's REQUEST event and its answer.
 
 import { Engine, Status, Tag } from "./engine.js";
+import { Topics } from "./pubsub.js";
 import { Session } from "./session.js";
 import {
   engineConfig,
@@ -35,6 +36,8 @@ export function serverCore(Base) {
     #closed = false;
     /** Shared by every accepted WebSocket: backpressure, drain, lifetime. */
     #policy;
+    /** @internal Publish/subscribe (pubsub.js), used by the sockets. */
+    _topics;
 
     constructor(options = {}) {
       super();
@@ -57,6 +60,26 @@ export function serverCore(Base) {
         maxLifetime: o.maxLifetime ?? 0,
       };
       this.#config = engineConfig(this.#options, { server: true });
+      this._topics = new Topics(this.#config, o.broker);
+    }
+
+    /**
+     * Sends `data` (a string as text; an ArrayBuffer or view as binary) to
+     * every socket subscribed to `topic` (see WebSocket `subscribe`) but
+     * `except`, framed once, then to the other processes through the
+     * `broker`. Returns how many of this process's sockets it went to.
+     */
+    publish(topic, data, { except } = {}) {
+      topic = String(topic);
+      if (typeof data !== "string") data = binary(data);
+      const count = this._topics.publish(topic, data, except ?? null);
+      this._topics.forward(topic, data);
+      return count;
+    }
+
+    /** How many of this process's sockets are subscribed to `topic`. */
+    subscriberCount(topic) {
+      return this._topics.count(String(topic));
     }
 
     /** Where the server listens: nowhere, here (the Node server overrides). */
@@ -228,7 +251,7 @@ export function serverCore(Base) {
         session,
         url: request.href,
         protocol: protocol ?? "",
-        extensions: "",
+        extensions: this.#options.perMessageDeflate ? engine.extensions : "",
         trace: this.#options.trace,
         server: this,
         policy: this.#policy,
@@ -254,8 +277,9 @@ export function serverCore(Base) {
 
     /** @internal An accepted socket closed (called by the socket itself, so
      * no listener per socket is needed). */
-    _forget(ws) {
+    _forget(ws, topics) {
       this.clients.delete(ws);
+      if (topics) for (const t of topics) this._topics.unsubscribe(ws, t);
     }
 
     /**
@@ -279,9 +303,11 @@ export function serverCore(Base) {
         ws._closeWithStatus(1001, reason);
         return closed;
       });
-      return Promise.all(closing).then(() => {
-        this.emit("close");
-      });
+      return Promise.all(closing)
+        .then(() => this._topics.close())
+        .then(() => {
+          this.emit("close");
+        });
     }
   };
 }
@@ -348,6 +374,14 @@ function report(error) {
     setTimeout(() => {
       throw error;
     });
+}
+
+/** A publish's binary data as bytes (copied later, when framed). */
+function binary(data) {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data))
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError("publish takes a string, an ArrayBuffer or a view");
 }
 
 /**

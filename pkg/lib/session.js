@@ -6,8 +6,9 @@
 // - a batch of events is read whole, then handled in order; before an event
 //   that owes the peer a reply (ping, close, error) is handled, the engine is
 //   told to write that reply, so replies follow the owner's earlier reactions;
-// - output is written once per batch, and once per burst of sends (a
-//   microtask), not once per message;
+// - output is written once per batch of events and after each send (a
+//   published message: once per burst, a microtask), several buffers
+//   corked into one write where the transport can;
 // - CLOSE_TRANSPORT ends the transport only after the output is written;
 //   input that comes after it is dropped unread;
 // - a pong is held (coalesced, for the latest ping) while the last one is
@@ -159,6 +160,16 @@ export class Session {
     return status;
   }
 
+  /** Sends a message framed once for many connections (engine.js
+   * `frameShared`), written with the next flush, a microtask away, so that
+   * a burst of publishes costs each transport one write. False if this
+   * connection must frame it itself (`send`), or send nothing (closing). */
+  sendShared(frame) {
+    if (!this.engine.sendShared(frame)) return false;
+    this.#track(frame.length);
+    return true;
+  }
+
   /** Sends one piece of a fragmented message. Returns a Status. */
   sendFragment(data, binary, fin) {
     const status = this.engine.sendFragment(data, binary, fin);
@@ -241,7 +252,11 @@ export class Session {
   flush() {
     if (this.#closed || !this.#transport) return;
     const reuse = this.#transport.releasesWrites === true;
-    for (const out of this.engine.takeWrites(reuse)) {
+    const writes = this.engine.takeWrites(reuse);
+    // Several buffers (frames written in their places) leave in one go.
+    const cork = writes.length > 1 && this.#transport.cork !== undefined;
+    if (cork) this.#transport.cork();
+    for (const out of writes) {
       this.#taken += out.length;
       const end = this.#taken;
       const pooled = reuse && out.length >= POOL_MIN;
@@ -250,6 +265,7 @@ export class Session {
         if (pooled) giveBack(out);
       });
     }
+    if (cork) this.#transport.uncork();
     // Writing owed replies can raise events (CLOSE_TRANSPORT, traces).
     if (this.engine.queue.length > 0 && !this.#pumping) return this.pump();
     if (this.#closing === "abort") return this.#closeSoon();

@@ -9,8 +9,9 @@
 //
 // and, optionally, `releasesWrites: true` when the transport holds no
 // reference to written bytes once it called done(), so the session may reuse
-// them (see pool.js), and `pause()` / `resume()` to stop and restart calling
-// sink.data (the session stops reading a peer that pings without reading).
+// them (see pool.js), `pause()` / `resume()` to stop and restart calling
+// sink.data (the session stops reading a peer that pings without reading),
+// and `cork()` / `uncork()` to hand several writes over as one.
 //
 // This file is runtime-neutral: it adapts a WHATWG `{ readable, writable }`
 // byte-stream pair, the shape of a WebTransport bidirectional stream.

@@ -296,6 +296,9 @@ export class WebSocket extends EventTarget {
   #droppedMessages = 0;
   #droppedBytes = 0;
   #lifetime = null;
+  /** Server side: the topics subscribed to (see pubsub.js), made at the
+   * first subscribe. */
+  #topics = null;
 
   /**
    * @param {string | URL} url
@@ -496,6 +499,68 @@ export class WebSocket extends EventTarget {
     }
   }
 
+  /**
+   * Server side, non-standard (as Bun and uWebSockets.js): subscribes this
+   * socket to `topic`, so that the server's `publish(topic, …)` reaches it.
+   * Returns false if it was subscribed already or is closed.
+   */
+  subscribe(topic) {
+    const topics = this.#pubsub();
+    topic = String(topic);
+    if (this.#readyState === CLOSED || !topics.subscribe(this, topic))
+      return false;
+    (this.#topics ??= new Set()).add(topic);
+    return true;
+  }
+
+  /** Server side: the opposite of `subscribe`; false if not subscribed. */
+  unsubscribe(topic) {
+    topic = String(topic);
+    if (!this.#topics?.delete(topic)) return false;
+    this.#pubsub().unsubscribe(this, topic);
+    return true;
+  }
+
+  isSubscribed(topic) {
+    return this.#topics?.has(String(topic)) ?? false;
+  }
+
+  /** Server side: the topics this socket is subscribed to, in order. */
+  get subscriptions() {
+    return this.#topics === null ? [] : [...this.#topics];
+  }
+
+  /** The server's topics; a client's socket has none to join. */
+  #pubsub() {
+    if (this.#server === null)
+      throw new DOMException(
+        "only a server's sockets subscribe to topics",
+        "InvalidStateError",
+      );
+    return this.#server._topics;
+  }
+
+  /**
+   * @internal A server's publish (pubsub.js): sends one message made for
+   * many sockets, framed by `topics` once, under this socket's backpressure
+   * policy. Returns whether it was sent (or queued behind a Blob).
+   */
+  _deliver(message, topics) {
+    if (this.#readyState !== OPEN) return false;
+    const { data } = message;
+    if (this.#policy !== null && this.#overLimit(data)) return false;
+    if (this.#queue) {
+      this.#session.addUnsent(size(data));
+      this.#queue.push(data);
+      return true;
+    }
+    const frame = topics.frame(message, this.#extensions !== "");
+    if (this.#session.sendShared(frame)) return true;
+    if (this.#session.send(data) === Status.OK) return true;
+    this.#session.addUnsent(size(data));
+    return false;
+  }
+
   /** Whether `payload` would take the bytes queued for the peer past
    * `maxBackpressure`; if so it is counted as dropped and, unless the policy
    * is "drop", the connection closed with 1008. A string's byte length is
@@ -609,7 +674,8 @@ export class WebSocket extends EventTarget {
         this.#readyState = CLOSED;
         clearTimeout(this.#lifetime);
         this.#session.finish();
-        this.#server?._forget(this);
+        this.#server?._forget(this, this.#topics);
+        this.#topics = null;
         if (this.#failure)
           this.dispatchEvent(new ErrorEvent("error", this.#failure));
         this.dispatchEvent(new CloseEvent("close", value));

@@ -39,6 +39,7 @@ use crate::frame::{OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::handshake::client::{self, ClientRequest, Response};
 use crate::handshake::server::{self, Request};
 use crate::handshake::HandshakeError;
+use crate::publish::Shared;
 use crate::receiver::Receiver;
 use crate::sender::{Keys, Sender};
 
@@ -655,6 +656,21 @@ impl Connection {
         self.begin(self.now);
         self.check_can_send()?;
         Ok(self.sender.host_header(len, self.extension.is_some()))
+    }
+
+    /// For a host that writes one frame to many connections (`publish`):
+    /// whether this connection would have written exactly `shared`'s frame
+    /// for its message now (`Ok(true)`, the host then writes the frame at
+    /// the current end of the output) or not (`Ok(false)`: send the message
+    /// with `send` then). Refused as `send` is where no message may go.
+    pub fn send_shared(&mut self, shared: &Shared) -> Result<bool, UsageError> {
+        self.begin(self.now);
+        self.check_can_send()?;
+        let same_encoding = match self.extension.as_deref() {
+            None => shared.encoding.is_none(),
+            Some(e) => shared.encoding.is_some() && e.fresh() == shared.encoding,
+        };
+        Ok(same_encoding && self.sender.writes_plain_frame(shared.payload_len))
     }
 
     /// Sends the next piece of a message sent piece by piece; `fin` ends it.

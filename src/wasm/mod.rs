@@ -26,11 +26,12 @@ use wasm_bindgen::prelude::*;
 use crate::close;
 use crate::config::{Config, SharedConfig};
 use crate::connection::Connection;
-use crate::deflate::{DeflateOptions, PerMessageDeflate};
+use crate::deflate::{DeflateOptions, Fresh, PerMessageDeflate};
 use crate::error::UsageError;
 use crate::event::MessageKind;
 use crate::extension::{Negotiator, Negotiators};
 use crate::handshake::{self, client::ClientRequest, HandshakeError, HeadLimits};
+use crate::publish::{Framer, Shared};
 use crate::Error;
 use contract::Report;
 pub use contract::{contract, status};
@@ -137,6 +138,49 @@ impl Default for EngineConfig {
     }
 }
 
+/// A message framed once for a server's connections (`publish`): its frame
+/// lies at `ptr()` for `len()` bytes until the next call into the engine.
+#[wasm_bindgen]
+pub struct SharedFrame {
+    shared: Shared,
+    bytes: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl SharedFrame {
+    /// Where the frame lies in wasm memory.
+    pub fn ptr(&self) -> u32 {
+        self.bytes.as_ptr() as u32
+    }
+
+    /// The frame's length.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+thread_local! {
+    /// One framer for every publish, so its compressor is made once.
+    static FRAMER: RefCell<Framer> = RefCell::default();
+}
+
+#[wasm_bindgen]
+impl EngineConfig {
+    /// Frames `len` staged bytes (kind 1 text, 2 binary) as a server with
+    /// this config would for a connection that takes `SharedFrame`s
+    /// (`Engine::send_shared`): compressed as its permessage-deflate does
+    /// without context takeover if `deflate`, else as they are.
+    pub fn frame_shared(&self, kind: u8, len: usize, deflate: bool) -> SharedFrame {
+        let encoding = deflate.then(|| Fresh::server(&self.deflate_options()));
+        let mut bytes = Vec::new();
+        let shared = with_staged(len, |message| {
+            FRAMER.with_borrow_mut(|f| f.frame(message_kind(kind), message, encoding, &mut bytes))
+        });
+        SharedFrame { shared, bytes }
+    }
+}
+
 impl EngineConfig {
     fn to_config(&self) -> Config {
         let positive = |v: f64| (v > 0.0).then_some(v as u64);
@@ -168,6 +212,18 @@ impl EngineConfig {
         }
     }
 
+    fn deflate_options(&self) -> DeflateOptions {
+        let bits = |b: u8| (b != 0).then_some(b);
+        DeflateOptions {
+            server_no_context_takeover: self.deflate_server_no_context_takeover,
+            client_no_context_takeover: self.deflate_client_no_context_takeover,
+            server_max_window_bits: bits(self.deflate_server_max_window_bits),
+            client_max_window_bits: bits(self.deflate_client_max_window_bits),
+            threshold: self.deflate_threshold as usize,
+            level: self.deflate_level,
+        }
+    }
+
     /// permessage-deflate's negotiator when it is on: the one made last
     /// time if the settings are the same, so configs alike stay equal at
     /// the cost of a pointer comparison.
@@ -175,16 +231,8 @@ impl EngineConfig {
         if !self.deflate {
             return Vec::new();
         }
-        let bits = |b: u8| (b != 0).then_some(b);
         let wanted = PerMessageDeflate {
-            options: DeflateOptions {
-                server_no_context_takeover: self.deflate_server_no_context_takeover,
-                client_no_context_takeover: self.deflate_client_no_context_takeover,
-                server_max_window_bits: bits(self.deflate_server_max_window_bits),
-                client_max_window_bits: bits(self.deflate_client_max_window_bits),
-                threshold: self.deflate_threshold as usize,
-                level: self.deflate_level,
-            },
+            options: self.deflate_options(),
         };
         let mut last = self.negotiator.borrow_mut();
         let negotiator = match last.as_ref() {
@@ -507,6 +555,17 @@ impl Engine {
             }
             _ => 0,
         }
+    }
+
+    /// Whether this connection takes `frame` as its next message
+    /// (`Connection::send_shared`); if so the host writes the frame's bytes
+    /// at the current end of the output. False also where no message may
+    /// be sent now (closing).
+    pub fn send_shared(&mut self, frame: &SharedFrame) -> bool {
+        self.start();
+        let taken = self.conn.send_shared(&frame.shared);
+        self.finish();
+        taken == Ok(true)
     }
 
     /// Sends the next piece of a message sent piece by piece.

@@ -60,6 +60,16 @@ class DuplexTransport {
     });
   }
 
+  /** Holds writes until `uncork`, which hands them over as one (a
+   * socket's writev). */
+  cork() {
+    this.#stream.cork();
+  }
+
+  uncork() {
+    this.#stream.uncork();
+  }
+
   /** A socket is done with written bytes once it calls back; other streams
    * (a PassThrough) may hand the very same bytes on to a reader. */
   get releasesWrites() {
