@@ -59,9 +59,9 @@ export function redisBroker({
       quiet = false;
     });
 
-  /** Both connections, once ready: every command waits for this, in order. */
-  const ready = connect();
-  async function connect() {
+  /** Both connections, made (not yet connected): what close() waits for. */
+  const made = make();
+  async function make() {
     if (client) {
       publisher = client;
     } else {
@@ -84,11 +84,12 @@ export function redisBroker({
         ? client.duplicate()
         : publisher.duplicate({ disableOfflineQueue: false }),
     );
-    await Promise.all([
-      client ? null : publisher.connect(),
-      subscriber.connect(),
-    ]);
   }
+  /** Both connections, once ready: every command waits for this, in order.
+   * While Redis cannot be reached, the client library keeps trying. */
+  const ready = made.then(() =>
+    Promise.all([client ? null : publisher.connect(), subscriber.connect()]),
+  );
   ready.catch(report);
 
   /** Runs `command` once the connections are ready and reports its
@@ -158,7 +159,7 @@ export function redisBroker({
     },
     async close() {
       closing = true;
-      await ready.catch(() => {});
+      await made.catch(() => {});
       await Promise.all(
         [subscriber, client ? null : publisher].map((c) => c && end(c)),
       );
