@@ -1,14 +1,16 @@
 // The benchmark harness: `make bench` (which builds the package first) or
 // `node bench/run.js` on a built tree. See bench/README.md.
 //
-// Sections, in this order: size, native (cargo bench), parse, echo, scale.
+// Sections, in this order: size, native (cargo bench), parse, echo, scale,
+// deflate, publish.
 // Writes bench/results/results.{md,json} and throughput.svg; with
 // BENCH_QUICK=1 (a smoke test of under a minute once built) it writes to
 // target/bench/results-quick/ instead, so the committed results stay whole.
 //
 // Environment knobs:
 //   BENCH_QUICK=1        tiny sizes, one round, short timings
-//   BENCH_ONLY=a,b       only these sections (size, native, parse, echo, scale, deflate)
+//   BENCH_ONLY=a,b       only these sections (size, native, parse, echo, scale,
+//                        deflate, publish)
 //   BENCH_ROUNDS=n       interleaved rounds for parse and echo (default 3 and 5)
 //   BENCH_IDLE=n         idle connections in the scale test (default 10000)
 //   BENCH_CHURN=n        connect/close cycles in the churn (default 100000)
@@ -25,6 +27,7 @@ import { echoSection } from "./lib/echo.js";
 import { nativeSection } from "./lib/native.js";
 import { parseSection } from "./lib/parse.js";
 import { barChecks, markdown, svg } from "./lib/report.js";
+import { publishSection } from "./lib/publish.js";
 import { scaleSection } from "./lib/scale.js";
 import { sizeSection } from "./lib/size.js";
 import { benchDir, log, rootDir } from "./lib/util.js";
@@ -128,6 +131,7 @@ const sections = [
   ["echo", () => echoSection({ quick })],
   ["scale", () => scaleSection({ quick })],
   ["deflate", () => deflateSection({ quick })],
+  ["publish", () => publishSection({ quick })],
 ];
 for (const [name, run] of sections) {
   if (only && !only.includes(name)) continue;

@@ -184,6 +184,17 @@ export function barChecks(r) {
       text: `A 256 MiB bomb (${kib(b.bombBytes)} on the wire) against a 1 MiB limit: close ${b.closeCode}, RSS +${mib(b.rssGrowth)} (ws: close ${d.bomb.ws.closeCode}, +${mib(d.bomb.ws.rssGrowth)}); pass = 1009 and under +64 MiB`,
     });
   }
+  const p = r.publish;
+  if (p) {
+    const bursts = p.cases.filter((c) => !c.paced);
+    checks.push({
+      pass: bursts.every((c) => c.speedup >= 3),
+      text: `Publishing 1 KiB to n subscribers ≥ 3× ws's loop over its clients (a burst of ${p.cases[0].messages} messages): ${bursts.map((c) => `${c.n.toLocaleString("en-US")} subscribers ${ratio(c.speedup)}`).join(", ")}; one message per turn of the event loop (not part of the bar): ${p.cases
+        .filter((c) => c.paced)
+        .map((c) => `${ratio(c.speedup)}`)
+        .join(", ")}`,
+    });
+  }
   return checks;
 }
 
@@ -527,6 +538,39 @@ export function markdown(r) {
   if (r.native) {
     out.push(
       `Native ceiling: \`cargo bench --bench parse\` with RUSTFLAGS=\`${r.native.rustflags}\`, criterion medians (build and run ${r.native.seconds.toFixed(0)} s).`,
+      "",
+    );
+  }
+  if (r.publish) {
+    const p = r.publish;
+    out.push(
+      "## Publish",
+      "",
+      `One server process publishes ${p.cases[0].messages} binary messages of ${p.cases[0].size} B to every one of n subscribers (raw sockets in a second process that count the bytes they receive): wasmsocket's \`server.publish(topic, data)\` against ws's documented broadcast, a loop over its clients calling \`send\`. A burst publishes all the messages in one synchronous loop (as a server that handles a batch of input does); paced publishes one per turn of the event loop. Deliveries/s = messages × subscribers ÷ the wall time until the last subscriber has every byte; CPU is the server process's user + system time per delivery. Medians of ${rounds(p.rounds)}, interleaved, a fresh server each time.`,
+      "",
+      table(
+        [
+          "subscribers",
+          "publishing",
+          "ws deliveries/s",
+          "wasmsocket deliveries/s",
+          "wasmsocket ÷ ws",
+          "ws CPU ns / delivery",
+          "wasmsocket CPU ns / delivery",
+          "CPU ratio",
+        ],
+        p.cases.map((c) => [
+          c.n.toLocaleString("en-US"),
+          c.paced ? "paced" : "burst",
+          num(c.ws.deliveriesPerSec, 0),
+          num(c.wasmsocket.deliveriesPerSec, 0),
+          ratio(c.speedup),
+          num(c.ws.cpuNsPerDelivery, 0),
+          num(c.wasmsocket.cpuNsPerDelivery, 0),
+          ratio(c.cpuRatio),
+        ]),
+        2,
+      ),
       "",
     );
   }

@@ -43,6 +43,9 @@ export const drained = Symbol("wasmsocket.drained");
  *   except CLOSE_TRANSPORT, which the session handles.
  */
 
+/** Sessions whose output is to be written at the end of this burst. */
+let due = [];
+
 export class Session {
   /** @type {Engine} */
   engine;
@@ -200,13 +203,21 @@ export class Session {
     this.#queueFlush();
   }
 
+  /** Has `flush` called at the end of this burst: one microtask for every
+   * session with output due (a publish reaches thousands), no closure each. */
   #queueFlush() {
     if (this.#flushQueued) return;
     this.#flushQueued = true;
-    queueMicrotask(() => {
-      this.#flushQueued = false;
-      this.flush();
-    });
+    if (due.push(this) === 1) queueMicrotask(Session.#flushDue);
+  }
+
+  static #flushDue() {
+    const sessions = due;
+    due = [];
+    for (const session of sessions) {
+      session.#flushQueued = false;
+      session.flush();
+    }
   }
 
   /** Handles queued events in order, then writes the output. Re-entrant calls
