@@ -233,6 +233,15 @@ export declare class WebSocket extends EventTarget {
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void;
   close(code?: number, reason?: string): void;
 
+  /** Non-standard, server side (as Bun): receive the server's `publish` to
+   * `topic`. False if subscribed already or closed; throws on a client. */
+  subscribe(topic: string): boolean;
+  /** Server side: stop receiving `topic`; false if not subscribed. */
+  unsubscribe(topic: string): boolean;
+  isSubscribed(topic: string): boolean;
+  /** Server side: the topics subscribed to, in order. */
+  readonly subscriptions: string[];
+
   addEventListener<K extends keyof WebSocketEventMap>(
     type: K,
     listener: (this: WebSocket, ev: WebSocketEventMap[K]) => any,
@@ -438,6 +447,28 @@ export interface ServerOptions {
   /** Accept permessage-deflate when a client offers it (default `false`, as ws). */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
   trace?: (record: TraceRecord) => void;
+  /** Carries `publish` to the other processes (see `wasmsocket/redis`). */
+  broker?: Broker;
+}
+
+/**
+ * What a `WebSocketServer` asks of its `broker`: the contract between the
+ * server and any broker that carries publications between processes.
+ */
+export interface Broker {
+  /** Called once by the server's constructor. `deliver` publishes to this
+   * process's subscribers only (text if a string, binary if bytes). */
+  attach(deliver: (topic: string, data: string | Uint8Array) => void): void;
+  /** This process got its first subscriber to `topic`. */
+  subscribe(topic: string): void;
+  /** This process's last subscriber to `topic` left. */
+  unsubscribe(topic: string): void;
+  /** Called by `server.publish` after local delivery: carry `data` (a string
+   * for text, bytes for binary, valid only during the call) to the other
+   * processes, not back to this one. */
+  publish(topic: string, data: string | Uint8Array): void;
+  /** Called by `server.close()`: closes what the broker opened. */
+  close(): void | Promise<void>;
 }
 
 /** Accepts WebSocket connections and hands out the same WebSocket objects the
@@ -461,6 +492,20 @@ export declare class WebSocketServer {
   ): Promise<WebSocket | WebSocketStream | null>;
   /** Stops accepting and closes every connection with 1001; resolves once all are closed. */
   close(reason?: string): Promise<void>;
+  /**
+   * Sends `data` (a string as text, bytes as binary) to every socket
+   * subscribed to `topic` but `except`, framed once (compressed once where
+   * permessage-deflate keeps no context), each under its backpressure
+   * policy; then to other processes through the `broker`. Returns how many
+   * of this process's sockets it went to.
+   */
+  publish(
+    topic: string,
+    data: string | ArrayBufferLike | ArrayBufferView,
+    options?: { except?: WebSocket },
+  ): number;
+  /** How many of this process's sockets are subscribed to `topic`. */
+  subscriberCount(topic: string): number;
   on(
     event: "connection",
     listener: (ws: WebSocket | WebSocketStream, request: ServerRequest) => void,

@@ -1,29 +1,9 @@
 // Declarations of "wasmsocket/redis": a broker that carries a
 // WebSocketServer's publish/subscribe across processes over Redis.
 
-/**
- * What a `WebSocketServer` asks of its `broker` option: the contract between
- * the server and any broker (Redis here; others follow the same one).
- */
-export interface Broker {
-  /**
-   * Called once by the server's constructor. `deliver` publishes to this
-   * process's subscribers only (text if a string, binary if bytes) and never
-   * calls `publish` again.
-   */
-  attach(deliver: (topic: string, data: string | Uint8Array) => void): void;
-  /** This process got its first subscriber to `topic`. */
-  subscribe(topic: string): void;
-  /** This process's last subscriber to `topic` left. */
-  unsubscribe(topic: string): void;
-  /**
-   * Called by `server.publish` after local delivery: carry `data` (a string
-   * for text, bytes for binary) to the other processes, not back to this one.
-   */
-  publish(topic: string, data: string | Uint8Array): void;
-  /** Called by `server.close()`: closes the connections the broker made. */
-  close(): void | Promise<void>;
-}
+import type { Broker } from "./index.js";
+
+export type { Broker };
 
 /**
  * The part of a node-redis client (the `redis` package, 4 or later) that the

@@ -6,6 +6,7 @@ import {
   type Broker,
   type RedisBrokerOptions,
 } from "wasmsocket/redis";
+import { WebSocket, WebSocketServer } from "wasmsocket";
 
 const byUrl: Broker = redisBroker({ url: "redis://127.0.0.1:6379" });
 const options: RedisBrokerOptions = {
@@ -44,3 +45,17 @@ const memory: Broker = {
 };
 
 export const brokers = [byUrl, configured, byClient, memory];
+
+// The server takes any of them, and its sockets subscribe.
+const server = new WebSocketServer({ port: 0, broker: byUrl });
+server.on("connection", (ws) => {
+  if (!(ws instanceof WebSocket)) return;
+  const joined: boolean = ws.subscribe("chat");
+  const topics: string[] = ws.subscriptions;
+  const count: number = server.publish("chat", "hello", { except: ws });
+  server.publish("chat", new Uint8Array([1, 2]));
+  void [joined, topics, count, ws.isSubscribed("chat"), ws.unsubscribe("chat")];
+  // @ts-expect-error: a publish carries text or bytes, not a Blob
+  server.publish("chat", new Blob([]));
+});
+export const subscribers: number = server.subscriberCount("chat");
