@@ -56,16 +56,7 @@ impl Framer {
             None => 0,
         };
         let payload = if rsv != 0 { &compressed[..] } else { message };
-        let header = FrameHeader {
-            fin: true,
-            rsv,
-            opcode: match kind {
-                MessageKind::Text => OpCode::Text,
-                MessageKind::Binary => OpCode::Binary,
-            } as u8,
-            mask: None,
-            payload_len: payload.len() as u64,
-        };
+        let header = header(kind, rsv, payload.len());
         out.reserve(header.encoded_len() + payload.len());
         header.write(out);
         out.extend_from_slice(payload);
@@ -75,9 +66,34 @@ impl Framer {
         }
     }
 
+    /// Appends only the header of an uncompressed message of `len` bytes,
+    /// for a host that puts the payload after it itself (a big message
+    /// need not pass through the engine's memory to be framed).
+    pub fn header(kind: MessageKind, len: usize, out: &mut Vec<u8>) -> Shared {
+        header(kind, 0, len).write(out);
+        Shared {
+            encoding: None,
+            payload_len: len,
+        }
+    }
+
     /// Drops the compressor's state (some 300 KiB) between publishes.
     pub fn trim(&mut self) {
         self.codec = None;
+    }
+}
+
+/// One unmasked frame's header: a whole message of `kind`.
+fn header(kind: MessageKind, rsv: u8, len: usize) -> FrameHeader {
+    FrameHeader {
+        fin: true,
+        rsv,
+        opcode: match kind {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        } as u8,
+        mask: None,
+        payload_len: len as u64,
     }
 }
 
@@ -143,6 +159,18 @@ mod tests {
                 assert_eq!(pair.server.send_shared(&shared), Ok(true));
                 assert_eq!(out, own_frame(&mut pair, kind, &message), "{encoding:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_header_and_the_payload_after_it_are_the_whole_frame() {
+        let mut framer = Framer::default();
+        for (kind, message) in messages() {
+            let (mut whole, mut parts) = (Vec::new(), Vec::new());
+            let shared = framer.frame(kind, &message, None, &mut whole);
+            assert_eq!(Framer::header(kind, message.len(), &mut parts), shared);
+            parts.extend_from_slice(&message);
+            assert_eq!(parts, whole);
         }
     }
 

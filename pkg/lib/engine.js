@@ -255,18 +255,33 @@ function stage(data) {
  * `frame` its bytes, `length` its UTF-8 or byte length, `handle` what each
  * engine checks in `sendShared`; free it with `handle.free()` once every
  * engine has. `deflate`: compressed as the config's permessage-deflate
- * does without context takeover.
+ * does without context takeover, in wasm memory; else only the header is
+ * made there and the payload copied after it here, so a big message never
+ * grows wasm memory (which does not shrink).
  */
 export function frameShared(config, data, deflate) {
-  const length = stage(data);
-  const handle = config.frame_shared(
-    typeof data === "string" ? TEXT : BINARY,
-    length,
-    deflate,
-  );
+  const kind = typeof data === "string" ? TEXT : BINARY;
+  let handle;
+  let length;
+  let payload = null;
+  if (deflate) {
+    length = stage(data);
+    handle = config.frame_shared(kind, length, true);
+  } else {
+    payload = kind === TEXT ? encoder.encode(data) : data;
+    length = payload.length;
+    handle = config.shared_header(kind, length);
+  }
   sync();
   const ptr = handle.ptr();
-  const frame = bytes.copy(mem.u8, ptr, ptr + handle.len());
+  const made = handle.len();
+  let frame;
+  if (payload === null) frame = bytes.copy(mem.u8, ptr, ptr + made);
+  else {
+    frame = bytes.alloc(made + payload.length);
+    frame.set(mem.u8.subarray(ptr, ptr + made));
+    frame.set(payload, made);
+  }
   shared.add(frame.buffer);
   return { frame, length, handle };
 }

@@ -179,6 +179,14 @@ impl EngineConfig {
         });
         SharedFrame { shared, bytes }
     }
+
+    /// The header alone of an uncompressed message of `len` bytes framed for
+    /// many connections, which the host follows with the payload itself.
+    pub fn shared_header(&self, kind: u8, len: usize) -> SharedFrame {
+        let mut bytes = Vec::new();
+        let shared = Framer::header(message_kind(kind), len, &mut bytes);
+        SharedFrame { shared, bytes }
+    }
 }
 
 impl EngineConfig {

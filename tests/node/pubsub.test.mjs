@@ -14,6 +14,7 @@ import { WebSocket as WsClient } from "ws";
 import { control, WebSocket, WebSocketServer } from "wasmsocket";
 
 import { Engine } from "../../pkg/lib/engine.js";
+import { wasm_memory } from "../../pkg/wasm/wasmsocket.js";
 import { delay, messages, once, waitFor } from "./helpers.mjs";
 
 const T = { timeout: 30000 };
@@ -239,6 +240,22 @@ describe("publish", () => {
       theirs.close();
     },
   );
+
+  test("a big message is framed without growing wasm memory", T, async (t) => {
+    const { server, url } = await listen(t);
+    const subs = await clients(url("big"), 2);
+    await subscribed(server, "big", 2);
+    const got = subs.map((ws) => messages(ws, 2));
+    const before = wasm_memory().buffer.byteLength;
+    const big = new Uint8Array(6 * MiB).fill(9);
+    server.publish("big", big);
+    server.publish("big", "é".repeat(2 * MiB));
+    assert.equal(wasm_memory().buffer.byteLength, before);
+    for (const [binary, text] of await Promise.all(got)) {
+      assert.deepEqual(new Uint8Array(binary), big);
+      assert.equal(text.length, 2 * MiB);
+    }
+  });
 
   test("a Blob being sent keeps its place ahead of a publish", T, async (t) => {
     const { server, url } = await listen(t);
