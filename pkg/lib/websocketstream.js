@@ -196,6 +196,8 @@ export class WebSocketStream {
   #trace = null;
   /** The server that accepted this stream, told when it closes. */
   #server = null;
+  /** A server's `maxLifetime` timer. */
+  #lifetime = null;
 
   /**
    * @param {string | URL} url
@@ -250,9 +252,27 @@ export class WebSocketStream {
   }
 
   /** An accepted server-side connection (see server.js): open at once. */
-  #adopt({ session, url, protocol, extensions, trace, server, highWaterMark }) {
+  #adopt({
+    session,
+    url,
+    protocol,
+    extensions,
+    trace,
+    server,
+    policy,
+    highWaterMark,
+  }) {
     this.#url = url;
     this.#server = server ?? null;
+    // Writes wait for the transport, so maxBackpressure has nothing to
+    // bound here; the server's lifetime applies as to its WebSockets.
+    if (policy?.maxLifetime > 0) {
+      this.#lifetime = setTimeout(
+        () => this._closeWithStatus(1001, "maximum lifetime reached"),
+        policy.maxLifetime,
+      );
+      this.#lifetime.unref?.();
+    }
     if (typeof trace === "function") this.#trace = trace;
     this.#highWaterMark = highWaterMarkOf(highWaterMark);
     this.#session = session;
@@ -473,6 +493,7 @@ export class WebSocketStream {
     if (this.#session.unsent > 0 || this.#session.transportError)
       wasClean = false;
     this.#state = CLOSED;
+    clearTimeout(this.#lifetime);
     this.#session.finish();
     this.#server?._forget(this);
     this.#forgetSignal();

@@ -198,4 +198,16 @@ describe("idleTimeout and maxLifetime", () => {
     assert.equal(event.reason, "maximum lifetime reached");
     assert.equal(ws.readyState, WebSocket.CLOSED);
   });
+
+  test("maxLifetime closes a server's WebSocketStream too", T, async (t) => {
+    const { client, ws } = await connect(t, {
+      maxLifetime: 300,
+      stream: true,
+    });
+    const event = await once(client, "close", { timeout: 5000 });
+    assert.equal(event.code, 1001);
+    assert.equal(event.reason, "maximum lifetime reached");
+    // Its closed promise holds the client's answer (its code, no reason).
+    assert.equal((await ws.closed).closeCode, 1001);
+  });
 });
