@@ -10,6 +10,11 @@ import net from "node:net";
 import tls from "node:tls";
 
 import { serverCore } from "../server.js";
+import { duplexTransport } from "./duplex.js";
+
+/** What the server's own listeners do with a finished handshake: nothing
+ * (the app hears of it through `connection`), so no promise is made. */
+const ignore = () => {};
 
 /**
  * @typedef {object} ServerOptions
@@ -52,7 +57,7 @@ export class WebSocketServer extends serverCore(EventEmitter) {
         ? tls.createServer({ noDelay: true, ...options.tls })
         : net.createServer({ noDelay: true });
       this.#listener.on(secure ? "secureConnection" : "connection", (socket) =>
-        this.accept(socket),
+        this._accept(duplexTransport(socket), { socket }, ignore),
       );
       this.#listener.on("error", (error) => this.emit("error", error));
       this.#listener.on("tlsClientError", (error) =>
@@ -70,7 +75,11 @@ export class WebSocketServer extends serverCore(EventEmitter) {
   }
 
   #onUpgrade = (request, socket, head) => {
-    this.accept(request, socket, head);
+    this._accept(
+      socket,
+      { head: [requestHead(request), head], socket: request.socket },
+      ignore,
+    );
   };
 
   /**
