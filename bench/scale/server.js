@@ -3,6 +3,7 @@
 //
 //   node --expose-gc bench/scale/server.js ws|wasmsocket [deflate]
 //
+// WASMSOCKET_PKG=<dir> measures a copy of the package instead of pkg/.
 // With "deflate", the server accepts permessage-deflate (its defaults).
 //
 // Listens on 127.0.0.1, sends { port } once listening, and answers
@@ -13,6 +14,7 @@
 // would give it; the connections stay idle.
 
 import { setTimeout as sleep } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
 
 const impl = process.argv[2];
 const deflate = process.argv[3] === "deflate";
@@ -38,10 +40,19 @@ if (impl === "ws") {
   });
   server.on("listening", () => process.send({ port: server.address().port }));
 } else if (impl === "wasmsocket") {
-  const { WebSocketServer } = await import("wasmsocket");
+  // WASMSOCKET_PKG: a copy of the package to measure instead (a change
+  // tried out of tree).
+  const pkg = process.env.WASMSOCKET_PKG;
+  const { WebSocketServer } = await import(
+    pkg ? pathToFileURL(`${pkg}/lib/node/index.js`).href : "wasmsocket"
+  );
   // The same module instance the package uses (node_modules/wasmsocket is
   // this workspace's pkg/), so this is the package's wasm memory.
-  const { wasm_memory } = await import("../../pkg/wasm/wasmsocket.js");
+  const { wasm_memory } = await import(
+    pkg
+      ? pathToFileURL(`${pkg}/wasm/wasmsocket.js`).href
+      : "../../pkg/wasm/wasmsocket.js"
+  );
   wasmBytes = () => wasm_memory().buffer.byteLength;
   const server = new WebSocketServer({
     port: 0,
@@ -56,6 +67,30 @@ if (impl === "ws") {
     ws.onclose = () => open--;
   });
   server.on("listening", () => process.send({ port: server.address().port }));
+} else if (impl === "net") {
+  // The floor: a bare net server that answers any request with a fixed 101
+  // and keeps the socket (ends it at the client's close frame), as both
+  // servers must at least do.
+  const net = await import("node:net");
+  const answer = Buffer.from(
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
+      "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+      "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+  );
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    open++;
+    accepted++;
+    // The request, then (churn) the client's close frame: end.
+    let requested = false;
+    socket.on("data", () => {
+      if (requested) socket.end();
+      else socket.write(answer);
+      requested = true;
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => open--);
+  });
+  server.listen(0, host, () => process.send({ port: server.address().port }));
 } else {
   throw new Error(`unknown server ${impl}`);
 }
@@ -87,6 +122,8 @@ process.on("message", async (msg) => {
     const cpu = process.cpuUsage();
     process.send({
       cpuMs: (cpu.user + cpu.system) / 1000,
+      userMs: cpu.user / 1000,
+      systemMs: cpu.system / 1000,
       accepted,
       open,
       id: msg.id,
