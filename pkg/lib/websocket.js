@@ -671,6 +671,9 @@ export class WebSocket extends EventTarget {
         break;
       }
       case Tag.CLOSED:
+        // The engine counts a close frame written as sent; it left only if
+        // the transport took it before it closed.
+        if (this.#session.unsent > 0) value.wasClean = false;
         this.#readyState = CLOSED;
         clearTimeout(this.#lifetime);
         this.#session.finish();
