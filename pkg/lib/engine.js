@@ -764,18 +764,30 @@ export class Engine {
   }
 
   /** Server: the opening request, once a REQUEST event came: its path
-   * (origin-form), its host (checked: it makes a valid URL), and
-   * `rawHeaders`, a flat [name, value, …] list, as Node's IncomingMessage
-   * has it. */
+   * (origin-form), its host (checked: it makes a valid URL), the offered
+   * extensions and subprotocols, and `headerText`, the header fields as
+   * `name\0value\0…`, split only by whoever needs them (most servers
+   * never look). */
   request() {
-    const parts = this.#w.request_summary().split("\0");
-    const count = Number(parts[3]);
+    const summary = this.#w.request_summary();
+    let at = 0;
+    const next = () => {
+      const end = summary.indexOf("\0", at);
+      const part = summary.slice(at, end);
+      at = end + 1;
+      return part;
+    };
+    const path = next();
+    const host = next();
+    const extensions = next();
+    const protocols = [];
+    for (let n = Number(next()); n > 0; n--) protocols.push(next());
     return {
-      path: parts[0],
-      host: parts[1],
-      extensions: parts[2],
-      protocols: parts.slice(4, 4 + count),
-      rawHeaders: parts.slice(4 + count),
+      path,
+      host,
+      extensions,
+      protocols,
+      headerText: summary.slice(at),
     };
   }
 

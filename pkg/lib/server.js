@@ -156,18 +156,9 @@ export function serverCore(Base) {
     #decide(session, rawTransport, socket, settle) {
       const engine = session.engine;
       const raw = engine.request();
-      const { rawHeaders } = raw;
-      const headers = new HeaderFields();
-      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-        const key = rawHeaders[i].toLowerCase();
-        const value = rawHeaders[i + 1];
-        const before = headers[key];
-        headers[key] = before === undefined ? value : `${before}, ${value}`;
-      }
       const secure = Boolean(rawTransport.encrypted ?? socket?.encrypted);
       const request = new HandshakeRequest(
         raw,
-        headers,
         flat(`${secure ? "wss" : "ws"}://${raw.host}${raw.path}`),
         rawTransport,
         socket,
@@ -402,20 +393,47 @@ function flat(s) {
 class HandshakeRequest {
   #transport;
   #socket;
+  /** The header fields, `name\0value\0…`, and what is made of them when
+   * first asked for. */
+  #headerText;
+  #rawHeaders = null;
+  #headers = null;
 
-  constructor(raw, headers, href, transport, socket) {
+  constructor(raw, href, transport, socket) {
     const query = raw.path.indexOf("?");
     this.method = "GET";
     this.url = raw.path;
     this.path = query < 0 ? raw.path : raw.path.slice(0, query);
-    this.headers = headers;
-    this.rawHeaders = raw.rawHeaders;
-    this.origin = headers.origin;
     this.protocols = raw.protocols;
     this.extensions = raw.extensions;
     this.href = href;
+    this.#headerText = raw.headerText;
     this.#transport = transport;
     this.#socket = socket;
+  }
+
+  /** A flat [name, value, …] list, as Node's IncomingMessage has it. */
+  get rawHeaders() {
+    return (this.#rawHeaders ??=
+      this.#headerText === "" ? [] : this.#headerText.split("\0"));
+  }
+
+  /** Lower-case names to values; a repeated field's values joined by ", ". */
+  get headers() {
+    if (this.#headers !== null) return this.#headers;
+    const raw = this.rawHeaders;
+    const headers = new HeaderFields();
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const key = raw[i].toLowerCase();
+      const before = headers[key];
+      headers[key] =
+        before === undefined ? raw[i + 1] : `${before}, ${raw[i + 1]}`;
+    }
+    return (this.#headers = headers);
+  }
+
+  get origin() {
+    return this.headers.origin;
   }
 
   get remoteAddress() {
