@@ -3,7 +3,7 @@
 // every message arrives whole and in order, wasm memory holds at most the
 // first half of a masked one and of an unmasked one no more than the chunk
 // it started in, and a header alone reserves no memory. Sent by a server
-// (host_binary_header): each frame is written in its place and leaves
+// (host_frame): each frame is written in its place and leaves
 // bufferedAmount once written. The test plays the peer
 // over a WHATWG stream pair, so it decides where each chunk ends and when
 // each write completes.
