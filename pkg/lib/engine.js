@@ -591,7 +591,7 @@ export class Engine {
    * Status. The payload is written straight into the engine's output. */
   send(data) {
     if (typeof data !== "string") {
-      if (data.byteLength >= HOST_SEND && this.#sendByHost(BINARY, data))
+      if (data.byteLength >= HOST_SEND && this.#sendByHost(data))
         return Status.OK;
       return this.#sendBytes(BINARY, data);
     }
@@ -623,13 +623,14 @@ export class Engine {
     return this.#commit(TEXT, written);
   }
 
-  /** Sends a big message as a frame written here, if the engine allows:
-   * its header, then its bytes (`data`, or the UTF-8 of the string `data`,
-   * `length` bytes), copied now as WHATWG `send` does into one buffer that
-   * `takeWrites` puts where the engine's output stands now. A masked frame's
-   * payload passes through the engine's staging area a window at a time. */
-  #sendByHost(kind, data, length = data.byteLength) {
-    const n = this.#w.host_frame(kind, length);
+  /** Sends a big binary message as a frame written here, if the engine
+   * allows: its header and a copy of its bytes, made now as WHATWG `send`
+   * does, go into one buffer that `takeWrites` puts where the engine's output
+   * stands now. A masked frame's bytes pass through the engine's staging
+   * area on the way, a window at a time, to be masked there. */
+  #sendByHost(data) {
+    const length = data.byteLength;
+    const n = this.#w.host_frame(BINARY, length);
     this.#collect();
     if (n === 0) return false;
     const window = this.#w.host_window();
@@ -637,18 +638,13 @@ export class Engine {
     sync();
     const frame = takeBuffer(n + length);
     frame.set(mem.u8.subarray(ptr, ptr + n));
-    const payload = frame.subarray(n);
-    let from = data;
-    if (kind === TEXT) {
-      encoder.encodeInto(data, payload);
-      from = payload;
-    } else if (window === 0) payload.set(data);
+    if (window === 0) frame.set(data, n);
     for (let at = 0; window !== 0 && at < length; at += window) {
       const end = Math.min(at + window, length);
-      mem.u8.set(from.subarray(at, end), ptr);
+      mem.u8.set(data.subarray(at, end), ptr);
       if (this.#w.mask_window(end - at) !== Status.OK)
         throw new Error(`mask_window: ${last_error()}`);
-      payload.set(mem.u8.subarray(ptr, ptr + end - at), at);
+      frame.set(mem.u8.subarray(ptr, ptr + end - at), n + at);
     }
     (this.#splices ??= []).push(this.#enginePending(), frame);
     this.lastLength = length;
