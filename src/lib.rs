@@ -65,3 +65,4 @@ pub use extension::Extension;
 pub use handshake::client::ClientRequest;
 pub use handshake::server::Request;
 pub use handshake::{HandshakeError, HeadLimits};
+pub use sender::HostHeader;

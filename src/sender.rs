@@ -34,6 +34,18 @@ impl Slot {
     }
 }
 
+/// The header of a frame whose payload the host writes itself
+/// (`Sender::host_header`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostHeader {
+    /// The header's bytes: the first `len` of them.
+    pub bytes: [u8; MAX_HEADER_LEN],
+    /// How many of `bytes` the header takes.
+    pub len: usize,
+    /// The key the payload is to be masked with, if any.
+    pub mask: Option<[u8; 4]>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Sender {
     keys: Keys,
@@ -207,27 +219,37 @@ impl Sender {
         !self.keys.mask() && len <= self.frame_size && !self.trace && self.fragmenting.is_none()
     }
 
-    /// The header of a binary message of `len` bytes sent as one unmasked
-    /// frame whose payload the host writes itself, after the header; `None`
-    /// when the message must take the general path instead (masked, encoded
-    /// by an extension, split at the send buffer size, traced, or behind a
-    /// fragmented send).
+    /// The header of a message of `len` bytes sent as one frame whose
+    /// payload the host writes itself, after the header, and its masking key
+    /// (§5.3) if it is masked; `None` when the message must take the general
+    /// path instead (encoded by an extension, split at the send buffer size,
+    /// traced, or behind a fragmented send; or longer than any buffer of the
+    /// engine's may be, so that a message too big for them fails the
+    /// connection whoever writes it).
     pub fn host_header(
-        &self,
+        &mut self,
+        kind: MessageKind,
         len: usize,
         extension: bool,
-    ) -> Option<([u8; MAX_HEADER_LEN], usize)> {
-        if extension || !self.writes_plain_frame(len) {
+    ) -> Option<HostHeader> {
+        let plain = len <= self.frame_size && !self.trace && self.fragmenting.is_none();
+        if extension || !plain || len > isize::MAX as usize {
             return None;
         }
         let header = FrameHeader {
             fin: true,
             rsv: 0,
-            opcode: OpCode::Binary as u8,
-            mask: None,
+            opcode: kind as u8,
+            mask: self.keys.next(),
             payload_len: len as u64,
         };
-        Some(header.encode())
+        let (bytes, len) = header.encode();
+        Some(HostHeader {
+            bytes,
+            len,
+            // The zero key leaves the payload as it is.
+            mask: header.mask.filter(|key| *key != [0; 4]),
+        })
     }
 
     /// Writes a whole message, through the extension if one is installed, as
@@ -376,37 +398,43 @@ mod tests {
     }
 
     #[test]
-    fn a_host_may_write_big_unmasked_payloads_itself() {
+    fn a_host_may_write_big_payloads_itself() {
+        // The same bytes as the engine writes for the whole message: as they
+        // are from a server, masked with the next key from a client.
+        for keys in [Keys::None, Keys::random([1; 32]), Keys::Zero] {
+            let seed_twin = match &keys {
+                Keys::Random(_) => Keys::random([1; 32]),
+                Keys::None => Keys::None,
+                Keys::Zero => Keys::Zero,
+            };
+            let mut s = Sender::new(keys, usize::MAX, false);
+            let h = s
+                .host_header(MessageKind::Binary, 70_000, false)
+                .expect("one frame");
+            let mut out = h.bytes[..h.len].to_vec();
+            let mut payload = vec![7; 70_000];
+            if let Some(key) = h.mask {
+                mask::apply(&mut payload, key, 0);
+            }
+            out.extend_from_slice(&payload);
+            let mut whole = Vec::new();
+            let mut q = EventQueue::default();
+            Sender::new(seed_twin, usize::MAX, false)
+                .message(&mut whole, &mut q, MessageKind::Binary, &[7; 70_000], None)
+                .unwrap();
+            assert_eq!(out, whole);
+        }
         let mut s = Sender::new(Keys::None, usize::MAX, false);
-        let (header, n) = s.host_header(70_000, false).expect("a server may");
-        let mut out = header[..n].to_vec();
-        out.extend_from_slice(&[7; 70_000]);
-        // The same bytes as the engine writes for the whole message.
-        let mut whole = Vec::new();
+        let h = |s: &mut Sender, len, ext| s.host_header(MessageKind::Text, len, ext);
+        assert_eq!(h(&mut s, 9, true), None, "an extension may encode it");
+        let mut split = Sender::new(Keys::None, 1000, false);
+        assert_eq!(h(&mut split, 1001, false), None, "split");
+        let mut traced = Sender::new(Keys::None, usize::MAX, true);
+        assert_eq!(h(&mut traced, 9, false), None, "traced");
         let mut q = EventQueue::default();
-        s.message(&mut whole, &mut q, MessageKind::Binary, &[7; 70_000], None)
+        s.fragment(&mut Vec::new(), &mut q, MessageKind::Text, b"a", false)
             .unwrap();
-        assert_eq!(out, whole);
-
-        assert_eq!(
-            Sender::new(Keys::random([1; 32]), usize::MAX, false).host_header(9, false),
-            None,
-            "masked"
-        );
-        assert_eq!(s.host_header(9, true), None, "an extension may encode it");
-        assert_eq!(
-            Sender::new(Keys::None, 1000, false).host_header(1001, false),
-            None,
-            "split"
-        );
-        assert_eq!(
-            Sender::new(Keys::None, usize::MAX, true).host_header(9, false),
-            None,
-            "traced"
-        );
-        s.fragment(&mut whole, &mut q, MessageKind::Text, b"a", false)
-            .unwrap();
-        assert_eq!(s.host_header(9, false), None, "a fragmented send is open");
+        assert_eq!(h(&mut s, 9, false), None, "a fragmented send is open");
     }
 
     #[test]

@@ -35,13 +35,14 @@ use crate::config::{Config, Role};
 use crate::error::{Error, UsageError};
 use crate::event::{flag, tag, Event, EventQueue, MessageKind};
 use crate::extension::Extension;
-use crate::frame::{OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::frame::{OpCode, MAX_CONTROL_PAYLOAD};
 use crate::handshake::client::{self, ClientRequest, Response};
 use crate::handshake::server::{self, Request};
 use crate::handshake::HandshakeError;
+use crate::mask;
 use crate::publish::Shared;
 use crate::receiver::Receiver;
-use crate::sender::{Keys, Sender};
+use crate::sender::{HostHeader, Keys, Sender};
 
 /// The WHATWG `readyState` of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +125,9 @@ pub struct Connection {
     /// Where the host writes a message for the extension to encode.
     #[cfg(any(target_arch = "wasm32", test))]
     aside: Vec<u8>,
+    /// The masking of the payload of the last `host_frame`, while some of
+    /// it is left.
+    host_mask: Option<mask::Windows>,
     /// Set by `hold_pongs`: owed pongs wait in `held`.
     holding: bool,
     /// The pong owed while holding, for the latest ping (§5.5.3); boxed, as
@@ -232,6 +236,7 @@ impl Connection {
             room: None,
             #[cfg(any(target_arch = "wasm32", test))]
             aside: Vec::new(),
+            host_mask: None,
             holding: false,
             held: None,
         }
@@ -643,19 +648,43 @@ impl Connection {
     }
 
     /// For a host that writes big payloads itself, one copy fewer: the header
-    /// of a binary message of `len` bytes sent as one unmasked frame. The
-    /// host writes it and then the payload at the current end of the output,
-    /// after the `pending_output()` bytes already there. `None` when the
-    /// message cannot go out that way (a client masks; an extension, the
-    /// send buffer size or tracing apply; a fragmented send is open): send
-    /// it with `send_binary` then.
-    pub fn host_binary_header(
+    /// of a message of `len` bytes sent as one frame. The host writes it and
+    /// then the payload at the current end of the output, after the
+    /// `pending_output()` bytes already there. A text payload must be UTF-8.
+    /// A client's frame is masked (§5.3): the host then passes the payload
+    /// through `mask_host_window` in order, a window at a time (at most
+    /// `mask::WINDOW` bytes, so that each stays in the CPU's caches), before
+    /// writing it. `None` when the message cannot go out that way (an
+    /// extension, the send buffer size or tracing apply; a fragmented send
+    /// is open): send it with `send_text` or `send_binary` then.
+    pub fn host_frame(
         &mut self,
+        kind: MessageKind,
         len: usize,
-    ) -> Result<Option<([u8; MAX_HEADER_LEN], usize)>, UsageError> {
+    ) -> Result<Option<HostHeader>, UsageError> {
         self.begin(self.now);
         self.check_can_send()?;
-        Ok(self.sender.host_header(len, self.extension.is_some()))
+        let header = self.sender.host_header(kind, len, self.extension.is_some());
+        self.host_mask = header
+            .and_then(|h| h.mask)
+            .map(|key| mask::Windows::new(key, len as u64));
+        Ok(header)
+    }
+
+    /// Masks `window` in place as the next bytes of the payload of the last
+    /// `host_frame`. Refused if that frame is not masked or has fewer bytes
+    /// left.
+    pub fn mask_host_window(&mut self, window: &mut [u8]) -> Result<(), UsageError> {
+        let masks = self.host_mask.as_mut();
+        if !masks.is_some_and(|m| window.len() <= mask::WINDOW && m.apply(window)) {
+            return Err(UsageError::InvalidState(
+                "no masked host frame is waiting for that window",
+            ));
+        }
+        if self.host_mask.is_some_and(|m| m.left() == 0) {
+            self.host_mask = None;
+        }
+        Ok(())
     }
 
     /// For a host that writes one frame to many connections (`publish`):

@@ -8,25 +8,102 @@ fn client(config: Config) -> Connection {
     Connection::client(req, config, NONCE, [1; 32], 0).unwrap()
 }
 
+/// The frame a host writes itself (`host_frame`): the header, then the
+/// payload, passed window by window through `mask_host_window` when masked.
+fn host_written(
+    conn: &mut Connection,
+    kind: MessageKind,
+    payload: &[u8],
+    window: usize,
+) -> Vec<u8> {
+    let h = conn.host_frame(kind, payload.len()).unwrap().unwrap();
+    let mut frame = h.bytes[..h.len].to_vec();
+    for piece in payload.chunks(window) {
+        let mut w = piece.to_vec();
+        if h.mask.is_some() {
+            conn.mask_host_window(&mut w).unwrap();
+        }
+        frame.extend_from_slice(&w);
+    }
+    frame
+}
+
 #[test]
 fn a_server_host_writes_big_payloads_where_the_engine_says() {
     let mut s = open_server(Config::default());
     s.send_text("before").unwrap();
     let at = s.pending_output();
     let payload = vec![9u8; 100_000];
-    let (header, n) = s.host_binary_header(payload.len()).unwrap().unwrap();
+    let frame = host_written(&mut s, MessageKind::Binary, &payload, mask::WINDOW);
+    let words = host_written(&mut s, MessageKind::Text, "déjà vu".as_bytes(), 3);
     s.send_text("after").unwrap();
     let out = s.take_output();
-    let wire = [&out[..at], &header[..n], &payload, &out[at..]].concat();
+    let wire = [&out[..at], &frame, &words, &out[at..]].concat();
     let mut c = open_client(Config::default());
     assert_eq!(
         feed(&mut c, &wire),
-        [text("before"), binary(&payload), text("after")]
+        [
+            text("before"),
+            binary(&payload),
+            text("déjà vu"),
+            text("after")
+        ]
     );
-    // Clients mask, so their host cannot; nor can anyone once closing.
-    assert_eq!(c.host_binary_header(10).unwrap(), None);
+    // Unmasked: there is nothing to pass through the engine.
+    assert!(s.mask_host_window(&mut [0u8; 4]).is_err());
     s.close(Some(1000), "").unwrap();
-    assert!(s.host_binary_header(10).is_err());
+    assert!(s.host_frame(MessageKind::Binary, 10).is_err());
+}
+
+#[test]
+fn a_client_host_masks_big_payloads_window_by_window() {
+    let mut c = open_client(Config::default());
+    let payload: Vec<u8> = (0..100_003u32).map(|i| (i * 7) as u8).collect();
+    // Windows of any size (here not a multiple of the key's 4 bytes) make
+    // the frame one pass would (§5.3).
+    let frame = host_written(&mut c, MessageKind::Binary, &payload, 4099);
+    assert_eq!(frame[1] & 0x80, 0x80, "a client's frame is masked");
+    let words = host_written(&mut c, MessageKind::Text, "déjà vu".as_bytes(), 1);
+    let mut s = open_server(Config::default());
+    assert_eq!(
+        feed(&mut s, &[frame, words].concat()),
+        [binary(&payload), text("déjà vu")]
+    );
+}
+
+#[test]
+fn host_windows_are_checked_against_the_frame() {
+    let mut c = open_client(Config::default());
+    let h = c.host_frame(MessageKind::Binary, 10).unwrap().unwrap();
+    assert!(h.mask.is_some());
+    let mut window = [0u8; 11];
+    // More than the payload has left, or more than a window: refused, untouched.
+    assert!(c.mask_host_window(&mut window).is_err());
+    assert_eq!(window, [0; 11]);
+    let _ = c.host_frame(MessageKind::Binary, mask::WINDOW + 1).unwrap();
+    assert!(c.mask_host_window(&mut vec![0; mask::WINDOW + 1]).is_err());
+    assert!(c.mask_host_window(&mut vec![0; mask::WINDOW]).is_ok());
+    assert!(c.mask_host_window(&mut [0u8; 1]).is_ok());
+    // The payload is done: nothing more is masked.
+    assert!(c.mask_host_window(&mut [0u8; 1]).is_err());
+}
+
+#[test]
+fn host_frames_give_way_where_the_general_path_is_needed() {
+    let traced = Config {
+        trace_frames: true,
+        ..Config::default()
+    };
+    let mut c = open_client(traced);
+    assert_eq!(c.host_frame(MessageKind::Binary, 10).unwrap(), None);
+    let small = Config {
+        send_buffer_size: 256,
+        ..Config::default()
+    };
+    let mut s = open_server(small);
+    assert_eq!(s.host_frame(MessageKind::Binary, 1000).unwrap(), None);
+    s.send_fragment(MessageKind::Text, b"a", false).unwrap();
+    assert_eq!(s.host_frame(MessageKind::Binary, 10).unwrap(), None);
 }
 
 #[test]

@@ -31,6 +31,7 @@ use crate::error::UsageError;
 use crate::event::MessageKind;
 use crate::extension::{Negotiator, Negotiators};
 use crate::handshake::{self, client::ClientRequest, HandshakeError, HeadLimits};
+use crate::mask;
 use crate::publish::{Framer, Shared};
 use crate::Error;
 use contract::Report;
@@ -261,6 +262,8 @@ pub struct Engine {
     /// Its `output_len` is also what the next call consumes: JS has copied
     /// the output it reported by then.
     report: Report,
+    /// What `host_window` answers for the last `host_frame`.
+    host_window: usize,
 }
 
 thread_local! {
@@ -447,6 +450,7 @@ impl Engine {
         let mut e = Engine {
             conn,
             report: Report::default(),
+            host_window: 0,
         };
         e.finish();
         e
@@ -549,20 +553,41 @@ impl Engine {
         self.done(r)
     }
 
-    /// The header of a binary message of `len` bytes the host writes itself
-    /// (`Connection::host_binary_header`), put at the staging area; its
-    /// length, or 0 when the message must be sent the usual way.
-    pub fn host_binary_header(&mut self, len: usize) -> usize {
+    /// The header of a message of `len` bytes the host writes itself, kind
+    /// 1 text (UTF-8 from `TextEncoder`), 2 binary (`Connection::host_frame`),
+    /// put at the staging area; its length, or 0 when the message must be
+    /// sent the usual way. If `host_window` then says so, the payload goes
+    /// through `mask_window` before the host writes it.
+    pub fn host_frame(&mut self, kind: u8, len: usize) -> usize {
         self.start();
-        let header = self.conn.host_binary_header(len);
+        let header = self.conn.host_frame(message_kind(kind), len);
         self.finish();
         match header {
-            Ok(Some((bytes, n))) if staging_area(n) != 0 => {
-                STAGING.with_borrow_mut(|s| s[..n].copy_from_slice(&bytes[..n]));
-                n
+            Ok(Some(h)) if staging_area(h.len.max(mask::WINDOW)) != 0 => {
+                STAGING.with_borrow_mut(|s| s[..h.len].copy_from_slice(&h.bytes[..h.len]));
+                self.host_window = if h.mask.is_some() { mask::WINDOW } else { 0 };
+                h.len
             }
             _ => 0,
         }
+    }
+
+    /// The most payload bytes per `mask_window` for the last `host_frame`,
+    /// or 0 when its payload goes out as it is (unmasked).
+    pub fn host_window(&self) -> usize {
+        self.host_window
+    }
+
+    /// Masks the `len` bytes the host put at the staging area, the next
+    /// window of the last `host_frame`'s payload
+    /// (`Connection::mask_host_window`).
+    pub fn mask_window(&mut self, len: usize) -> u32 {
+        // No `start()`: the frame's place in the output must not move.
+        let r = STAGING.with_borrow_mut(|s| match s.get_mut(..len) {
+            Some(window) => self.conn.mask_host_window(window),
+            None => Err(UsageError::InvalidState("a window beyond the staging area")),
+        });
+        self.done(r)
     }
 
     /// Whether this connection takes `frame` as its next message

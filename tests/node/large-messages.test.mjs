@@ -2,9 +2,9 @@
 // (the engine's host_assembly): whatever way the transport cuts the bytes,
 // every message arrives whole and in order, wasm memory holds at most the
 // first half of a masked one and of an unmasked one no more than the chunk
-// it started in, and a header alone reserves no memory. Sent by a server
-// (host_binary_header): each frame is written in its place and leaves
-// bufferedAmount once written. The test plays the peer
+// it started in, and a header alone reserves no memory. Sent (host_frame):
+// each frame is written in its place, a client's masked a window at a time
+// in wasm memory, and a server's leaves bufferedAmount once written. The test plays the peer
 // over a WHATWG stream pair, so it decides where each chunk ends and when
 // each write completes.
 //
@@ -15,6 +15,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { test } from "node:test";
 
 import { control, WebSocket, WebSocketServer } from "wasmsocket";
+import { WebSocketServer as WsServer } from "ws";
 
 import { wasm_memory } from "../../pkg/wasm/wasmsocket.js";
 import { frame, messages, within } from "./helpers.mjs";
@@ -183,6 +184,37 @@ for (const sizes of CUTS) {
     async (t) => assertReceivedWhole(await openServer(t), true, sizes),
   );
 }
+
+test(
+  "a client's big binary sends reach another server whole and in order, without growing wasm memory by their size",
+  T,
+  async (t) => {
+    // ws checks every frame from a client is masked (§5.1) and unmasks it.
+    const peer = new WsServer({ port: 0, host: "127.0.0.1" });
+    t.after(() => peer.close());
+    await new Promise((resolve) => peer.once("listening", resolve));
+    const got = [];
+    const all = new Promise((resolve) =>
+      peer.on("connection", (socket) =>
+        socket.on("message", (data, isBinary) => {
+          got.push(isBinary ? data : data.toString());
+          if (got.length === MESSAGES.length) resolve();
+        }),
+      ),
+    );
+    const ws = new WebSocket(`ws://127.0.0.1:${peer.address().port}/`);
+    t.after(() => ws.close());
+    await within(new Promise((r) => (ws.onopen = r)), 5000, "open");
+    const before = wasm_memory().buffer.byteLength;
+    for (const m of MESSAGES) ws.send(m);
+    await within(all, 10000, "every message at the server");
+    assert.equal(got.length, MESSAGES.length);
+    got.forEach((m, i) => assert.deepEqual(m, MESSAGES[i], `message ${i}`));
+    // Each big payload passes through wasm memory a window at a time.
+    const grown = (wasm_memory().buffer.byteLength - before) / KiB;
+    assert.ok(grown <= 256, `wasm memory grew ${grown} KiB`);
+  },
+);
 
 test(
   "a server's big binary sends leave bufferedAmount as each is written",
