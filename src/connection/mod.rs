@@ -126,8 +126,8 @@ pub struct Connection {
     #[cfg(any(target_arch = "wasm32", test))]
     aside: Vec<u8>,
     /// The masking of the payload of the last `host_frame`, while some of
-    /// it is left.
-    host_mask: Option<mask::Windows>,
+    /// it is left; boxed, as a connection rarely has one.
+    host_mask: Option<Box<mask::Windows>>,
     /// Set by `hold_pongs`: owed pongs wait in `held`.
     holding: bool,
     /// The pong owed while holding, for the latest ping (§5.5.3); boxed, as
@@ -667,7 +667,7 @@ impl Connection {
         let header = self.sender.host_header(kind, len, self.extension.is_some());
         self.host_mask = header
             .and_then(|h| h.mask)
-            .map(|key| mask::Windows::new(key, len as u64));
+            .map(|key| Box::new(mask::Windows::new(key, len as u64)));
         Ok(header)
     }
 
@@ -681,7 +681,7 @@ impl Connection {
                 "no masked host frame is waiting for that window",
             ));
         }
-        if self.host_mask.is_some_and(|m| m.left() == 0) {
+        if self.host_mask.as_ref().is_some_and(|m| m.left() == 0) {
             self.host_mask = None;
         }
         Ok(())

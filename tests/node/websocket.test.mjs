@@ -834,6 +834,59 @@ describe("bufferedAmount", () => {
   );
 });
 
+describe("wasClean", () => {
+  /** A client over a scripted transport that answers the handshake, sends a
+   * close frame, then ends; `takes` says whether it takes our close. */
+  async function closeOver(takes) {
+    let sink;
+    const transport = {
+      start(s) {
+        sink = s;
+      },
+      write(bytes, done) {
+        const text = Buffer.from(bytes).toString("latin1");
+        const key = /Sec-WebSocket-Key: (\S+)/i.exec(text)?.[1];
+        if (key) {
+          done();
+          const accept = createHash("sha1")
+            .update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+            .digest("base64");
+          setTimeout(() => {
+            sink.data(
+              Buffer.from(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
+                  `Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+              ),
+            );
+            sink.data(Buffer.from([0x88, 0x02, 0x03, 0xe8]));
+          });
+          return;
+        }
+        // Our answering close frame.
+        if (takes) done();
+        setTimeout(() => sink.closed());
+      },
+      end() {},
+      destroy() {},
+    };
+    const ws = new WebSocket("ws://example.com/", [], { transport });
+    return once(ws, "close");
+  }
+
+  test(
+    "a close the transport took is clean; one it never took is not",
+    T,
+    async () => {
+      const taken = await closeOver(true);
+      assert.equal(taken.code, 1000);
+      assert.equal(taken.wasClean, true);
+      const lost = await closeOver(false);
+      assert.equal(lost.code, 1000);
+      assert.equal(lost.wasClean, false);
+    },
+  );
+});
+
 describe("events", () => {
   test(
     "open comes before messages the server sends right away",
@@ -1129,57 +1182,4 @@ describe("events", () => {
     assert.equal(event.wasClean, true);
     assert.equal(rec.of("error").length, 0);
   });
-});
-
-describe("wasClean", () => {
-  /** A client over a scripted transport that answers the handshake, sends a
-   * close frame, then ends; `takes` says whether it takes our close. */
-  async function closeOver(takes) {
-    let sink;
-    const transport = {
-      start(s) {
-        sink = s;
-      },
-      write(bytes, done) {
-        const text = Buffer.from(bytes).toString("latin1");
-        const key = /Sec-WebSocket-Key: (\S+)/i.exec(text)?.[1];
-        if (key) {
-          done();
-          const accept = createHash("sha1")
-            .update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
-            .digest("base64");
-          setTimeout(() => {
-            sink.data(
-              Buffer.from(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
-                  `Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-              ),
-            );
-            sink.data(Buffer.from([0x88, 0x02, 0x03, 0xe8]));
-          });
-          return;
-        }
-        // Our answering close frame.
-        if (takes) done();
-        setTimeout(() => sink.closed());
-      },
-      end() {},
-      destroy() {},
-    };
-    const ws = new WebSocket("ws://example.com/", [], { transport });
-    return once(ws, "close");
-  }
-
-  test(
-    "a close the transport took is clean; one it never took is not",
-    T,
-    async () => {
-      const taken = await closeOver(true);
-      assert.equal(taken.code, 1000);
-      assert.equal(taken.wasClean, true);
-      const lost = await closeOver(false);
-      assert.equal(lost.code, 1000);
-      assert.equal(lost.wasClean, false);
-    },
-  );
 });
