@@ -55,7 +55,7 @@ has() {
   for f in "${files[@]}"; do [[ "$f" == "$1" ]] && return 0; done
   return 1
 }
-for f in package.json README.md index.d.ts component.d.ts websocketstream.d.ts lib/websocketstream.js lib/component.js lib/component-browser.js lib/node/component.js lib/browser.js lib/websocket.js lib/engine.js lib/session.js \
+for f in package.json README.md index.d.ts component.d.ts websocketstream.d.ts redis.d.ts lib/redis.js lib/pubsub.js lib/websocketstream.js lib/component.js lib/component-browser.js lib/node/component.js lib/browser.js lib/websocket.js lib/engine.js lib/session.js \
   lib/transport.js lib/events.js lib/trace.js lib/node/index.js lib/node/connect.js \
   lib/node/duplex.js lib/node/server.js lib/node/bridge.js lib/node/playground.js bin/wasmsocket.js \
   www/index.html www/app.js wasm/wasmsocket.js wasm/wasmsocket_bg.wasm wasm/wasmsocket_scalar_bg.wasm \
@@ -64,14 +64,14 @@ for f in package.json README.md index.d.ts component.d.ts websocketstream.d.ts l
 done
 for f in "${files[@]}"; do
   case "$f" in
-    package.json | README.md | LICENSE* | index.d.ts | component.d.ts | websocketstream.d.ts | lib/*.js | lib/node/*.js | lib/deno/*.js | \
+    package.json | README.md | LICENSE* | index.d.ts | component.d.ts | websocketstream.d.ts | redis.d.ts | lib/*.js | lib/node/*.js | lib/deno/*.js | \
       www/*.html | www/*.js | www/*.css | \
       bin/wasmsocket.js | wasm/wasmsocket.js | wasm/wasmsocket_bg.wasm | wasm/wasmsocket_scalar_bg.wasm | \
       wasm-component/wasmsocket.js | wasm-component/wasmsocket_bg.wasm) ;;
     *) fail "unexpected file in tarball: $f" ;;
   esac
 done
-say "contents ok: README.md, lib/, wasm/wasmsocket.js, both .wasm builds, the component's module, index.d.ts, component.d.ts, the playground's www/; nothing unexpected"
+say "contents ok: README.md, lib/, wasm/wasmsocket.js, both .wasm builds, the component's module, index.d.ts, component.d.ts, redis.d.ts, the playground's www/; nothing unexpected"
 
 # --- install into a fresh project ---------------------------------------
 app="$work/app"
@@ -187,6 +187,8 @@ const options: WebSocketOptions = { maxMessageSize: 1 << 20 };
 const ws: WebSocket = new WebSocketDefault("ws://127.0.0.1:1/", [], options);
 ws.onclose = (ev) => console.log(ev.code, ev.wasClean);
 const versions: number[] = WebSocketGetGlobalProperty(WEB_SOCKET_SUPPORTED_VERSIONS_PROPERTY_TYPE);
+import { redisBroker, type Broker } from "wasmsocket/redis";
+const broker: Broker = redisBroker({ url: "redis://127.0.0.1:6379" });
 TS
 say "tsc on a consumer file (module nodenext) against the installed index.d.ts"
 cat >tsconfig.json <<'JSON'
