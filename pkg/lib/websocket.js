@@ -12,7 +12,8 @@ import {
   checkProtocols,
   makeConfig,
 } from "./engine.js";
-import { CloseEvent, ErrorEvent, MessageEvent } from "./events.js";
+import { Listeners, listening } from "./event-target.js";
+import { CloseEvent, ErrorEvent, MessageEvent, PlainEvent } from "./events.js";
 import { drained, Session } from "./session.js";
 import { isStreamPair, isTransport, streamTransport } from "./transport.js";
 
@@ -258,7 +259,7 @@ export function closeCodeFor(code, reason) {
 let controlOf;
 let handlerSlots;
 
-export class WebSocket extends EventTarget {
+export class WebSocket extends Listeners {
   static CONNECTING = CONNECTING;
   static OPEN = OPEN;
   static CLOSING = CLOSING;
@@ -579,7 +580,7 @@ export class WebSocket extends EventTarget {
 
   /** Session: bufferedAmount fell to the server's `drainThreshold`. */
   [drained]() {
-    this.dispatchEvent(new Event("drain"));
+    if (listening(this, "drain")) this.dispatchEvent(new PlainEvent("drain"));
   }
 
   /** Sends queued items in order, reading Blobs as they come up. */
@@ -627,14 +628,14 @@ export class WebSocket extends EventTarget {
         this.#protocol = value.protocol;
         this.#extensions = value.extensions;
         this.#readyState = OPEN;
-        this.dispatchEvent(new Event("open"));
+        if (listening(this, "open")) this.dispatchEvent(new PlainEvent("open"));
         break;
       case Tag.FRAME:
       case Tag.COMPRESSED:
         this.#trace?.(value);
         break;
       case Tag.MESSAGE:
-        if (!this.#reading()) break;
+        if (!this.#reading() || !listening(this, "message")) break;
         this.dispatchEvent(
           new MessageEvent("message", {
             data:
@@ -649,6 +650,7 @@ export class WebSocket extends EventTarget {
       case Tag.PONG:
         // Not in the WHATWG interface; for tools built on `control`.
         if (!this.#reading()) break;
+        if (!listening(this, tag === Tag.PING ? "ping" : "pong")) break;
         this.dispatchEvent(
           new MessageEvent(tag === Tag.PING ? "ping" : "pong", {
             data: value,
@@ -679,9 +681,10 @@ export class WebSocket extends EventTarget {
         this.#session.finish();
         this.#server?._forget(this, this.#topics);
         this.#topics = null;
-        if (this.#failure)
+        if (this.#failure && listening(this, "error"))
           this.dispatchEvent(new ErrorEvent("error", this.#failure));
-        this.dispatchEvent(new CloseEvent("close", value));
+        if (listening(this, "close"))
+          this.dispatchEvent(new CloseEvent("close", value));
         break;
     }
   }
