@@ -485,19 +485,41 @@ export class WebSocket extends Listeners {
       this.#session.addUnsent(size(payload));
       return;
     }
-    if (this.#policy !== null && this.#overLimit(payload)) return;
+    this.#sendPayload(payload);
+  }
+
+  /**
+   * Sends or queues a payload of an OPEN socket, under a server's
+   * backpressure policy and behind any Blob being read. A publication
+   * (`message` framed once by `topics` for every subscriber) goes out as
+   * that shared frame where the session can take it. Returns whether it was
+   * sent or queued.
+   */
+  #sendPayload(payload, message = null, topics = null) {
+    const session = this.#session;
+    if (this.#policy !== null && this.#overLimit(payload)) return false;
     if (this.#queue) {
-      this.#session.addUnsent(size(payload));
+      session.addUnsent(size(payload));
       this.#queue.push(payload);
-    } else if (isBlob(payload)) {
-      this.#session.addUnsent(payload.size);
+      return true;
+    }
+    if (isBlob(payload)) {
+      session.addUnsent(payload.size);
       this.#queue = [payload];
       this.#drainQueue();
-    } else if (this.#session.send(payload) !== Status.OK) {
-      // Refused (the engine is closing, or had no memory for it and failed
-      // the connection): never sent, yet counted for good (WHATWG).
-      this.#session.addUnsent(size(payload));
+      return true;
     }
+    if (
+      topics !== null &&
+      session.sendShared(topics.frame(message, this.#extensions !== ""))
+    ) {
+      return true;
+    }
+    if (session.send(payload) === Status.OK) return true;
+    // Refused (the engine is closing, or had no memory for it and failed
+    // the connection): never sent, yet counted for good (WHATWG).
+    session.addUnsent(size(payload));
+    return false;
   }
 
   /**
@@ -548,18 +570,7 @@ export class WebSocket extends Listeners {
    */
   _deliver(message, topics) {
     if (this.#readyState !== OPEN) return false;
-    const { data } = message;
-    if (this.#policy !== null && this.#overLimit(data)) return false;
-    if (this.#queue) {
-      this.#session.addUnsent(size(data));
-      this.#queue.push(data);
-      return true;
-    }
-    const frame = topics.frame(message, this.#extensions !== "");
-    if (this.#session.sendShared(frame)) return true;
-    if (this.#session.send(data) === Status.OK) return true;
-    this.#session.addUnsent(size(data));
-    return false;
+    return this.#sendPayload(message.data, message, topics);
   }
 
   /** Whether `payload` would take the bytes queued for the peer past
