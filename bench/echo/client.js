@@ -22,8 +22,13 @@
 //                       data.toString() as an app needing the string does
 //   raw                 net.Socket, messages as a 4-byte length + payload
 //
+// Pipelined cases also report their cost per message: this process's CPU
+// time and minor page faults, and the server's (config.serverPid, read from
+// /proc where there is one; null elsewhere).
+//
 // Prints one JSON line: { client, results: [...] }.
 
+import { readFileSync } from "node:fs";
 import net from "node:net";
 
 import { lengthPrefixed } from "../lib/framing.js";
@@ -155,6 +160,42 @@ function latency(conn, msg, size, ms) {
   });
 }
 
+/** CPU µs and minor page faults so far: this process's and the server's. */
+function usage() {
+  const self = process.resourceUsage();
+  const u = {
+    clientCpuUs: self.userCPUTime + self.systemCPUTime,
+    clientFaults: self.minorPageFault,
+    serverCpuUs: null,
+    serverFaults: null,
+  };
+  try {
+    const pid = config.serverPid;
+    // schedstat: time on CPU in ns; stat: minflt is the 10th field (the
+    // 8th after the parenthesised command name).
+    const onCpu = readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ");
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    u.serverCpuUs = Number(onCpu[0]) / 1000;
+    u.serverFaults = Number(fields[7]);
+  } catch {
+    // No /proc (or no server pid): the client's figures only.
+  }
+  return u;
+}
+
+/** What `after` adds to `before`, per message. */
+function perMessage(before, after, messages) {
+  const out = {};
+  for (const k of Object.keys(before)) {
+    out[k] =
+      before[k] === null || after[k] === null
+        ? null
+        : (after[k] - before[k]) / messages;
+  }
+  return out;
+}
+
 const quantile = (sorted, q) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
@@ -173,6 +214,7 @@ for (const kind of config.kinds) {
           window,
           config.pipelinedWarmMs ?? config.warmMs,
         );
+        const before = usage();
         const r = await pipelined(
           conn,
           msg,
@@ -180,6 +222,7 @@ for (const kind of config.kinds) {
           window,
           config.pipelinedMs ?? config.ms,
         );
+        const cost = perMessage(before, usage(), r.messages);
         results.push({
           size,
           kind,
@@ -188,6 +231,7 @@ for (const kind of config.kinds) {
           messages: r.messages,
           mbps: (r.messages * size) / (r.ms / 1000) / 1e6,
           msgsPerSec: r.messages / (r.ms / 1000),
+          ...cost,
         });
       } else {
         await latency(conn, msg, size, config.warmMs);

@@ -45,6 +45,14 @@ export const ECHO_PAIRS = [
   },
 ];
 
+/** What a pipelined case costs per message (see echo/client.js). */
+export const COSTS = [
+  "clientCpuUs",
+  "serverCpuUs",
+  "clientFaults",
+  "serverFaults",
+];
+
 export const echoKey = (mode, kind, size) => `${mode}-${kind}-${size}`;
 
 export async function echoSection({ quick }) {
@@ -77,7 +85,11 @@ export async function echoSection({ quick }) {
         const out = await runJson(clientScript, [
           pair.client,
           String(servers[pair.server].port),
-          JSON.stringify({ ...config, kinds: pair.kinds ?? config.kinds }),
+          JSON.stringify({
+            ...config,
+            kinds: pair.kinds ?? config.kinds,
+            serverPid: servers[pair.server].child.pid,
+          }),
         ]);
         raw[pair.id].push(out.results);
       }
@@ -100,7 +112,14 @@ export async function echoSection({ quick }) {
           medians[pair.id][echoKey(mode, kind, size)] = {
             [f]: median(rows.map((x) => x[f])),
             ...(mode === "pipelined"
-              ? { msgsPerSec: median(rows.map((x) => x.msgsPerSec)) }
+              ? Object.fromEntries(
+                  ["msgsPerSec", ...COSTS].map((c) => [
+                    c,
+                    rows.some((x) => x[c] == null)
+                      ? null
+                      : median(rows.map((x) => x[c])),
+                  ]),
+                )
               : { p99Us: median(rows.map((x) => x.p99Us)) }),
             rounds: rows.map((x) => x[f]),
           };

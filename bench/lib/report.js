@@ -76,6 +76,7 @@ export function barChecks(r) {
         text: `Echo throughput at 1 MiB ≥ 90 % of the raw socket: ${parts.map((p) => `${p.kind} ${pct(p.q)}`).join(", ")}`,
       });
     }
+    checks.push(...bigMessageChecks(echo, sizes, kinds));
   }
   const parse = r.parse?.medians;
   if (parse) {
@@ -201,6 +202,49 @@ export function barChecks(r) {
 /** One echo table: `field` of every pair's median per kind and size, with
  * its ratio to ws ↔ ws. Text falls back to the binary figure for pairs that
  * only measure bytes (the raw socket). */
+/** Issue 20's goals for big messages (16 KiB and up), each pairing apart. */
+function bigMessageChecks(echo, sizes, kinds) {
+  const big = sizes.filter((size) => size >= 16384);
+  if (big.length === 0) return [];
+  const goals = [
+    ["wasmsocket-wasmsocket", "wasmsocket ↔ wasmsocket", 1.3],
+    ["wasmsocket-ws", "wasmsocket client → ws server", 1.05],
+    ["ws-wasmsocket", "ws client → wasmsocket server", 1.05],
+  ];
+  return goals.map(([id, label, goal]) => {
+    const cells = [];
+    for (const kind of kinds)
+      for (const size of big) {
+        const k = echoKey("pipelined", kind, size);
+        const q = echo[id][k].mbps / echo["ws-ws"][k].mbps;
+        cells.push({ q, label: `${kind} ${sizeLabel(size)} ${ratio(q)}` });
+      }
+    const below = cells.filter((c) => !(c.q >= goal));
+    return {
+      pass: below.length === 0,
+      text: `Big messages, ${label} ≥ ${goal}× ws ↔ ws at ${big.map(sizeLabel).join(", ")}: ${cells.map((c) => c.label).join(", ")}`,
+    };
+  });
+}
+
+/** Per message, for the big sizes: CPU µs of client + server, and their
+ * minor page faults (see echo/client.js). */
+function costTable(e) {
+  const sizes = e.config.sizes.filter((size) => size >= 16384);
+  const rows = [];
+  for (const kind of e.config.kinds)
+    for (const size of sizes) {
+      const k = echoKey("pipelined", kind, size);
+      const cells = ECHO_PAIRS.map((p) => {
+        const v = e.medians[p.id][k];
+        if (!v || v.serverCpuUs == null) return "–";
+        return `${num(v.clientCpuUs, 0)} + ${num(v.serverCpuUs, 0)} µs; ${num(v.clientFaults, 1)} + ${num(v.serverFaults, 1)} pf`;
+      });
+      rows.push([sizeLabel(size), kind, ...cells]);
+    }
+  return table(["size", "kind", ...ECHO_PAIRS.map((p) => p.label)], rows);
+}
+
 function echoTable(e, mode, field, digits) {
   const base = e.medians["ws-ws"];
   const rows = [];
@@ -272,6 +316,16 @@ export function markdown(r) {
       echoTable(e, "latency", "medianUs", 0),
       "",
     );
+    if (e.config.sizes.some((size) => size >= 16384)) {
+      out.push(
+        "### Where the time goes: cost per message of big messages (pipelined)",
+        "",
+        "CPU time of the client process + the server process per echoed message (µs), and their minor page faults per message (pf); from `process.resourceUsage()` in the client and the server's `/proc/<pid>/schedstat` and `stat`, over each measured window. A page fault is a fresh page the kernel had to hand a process (a new buffer of that size costs one per 4 KiB touched).",
+        "",
+        costTable(e),
+        "",
+      );
+    }
   }
 
   if (r.parse) {
