@@ -149,6 +149,12 @@ export class Session {
     return this.#taken - this.#accepted;
   }
 
+  /** Every output byte not yet taken by the transport: frames of any kind
+   * still in the engine, and those written that the transport holds. */
+  get queuedOutput() {
+    return this.#taken - this.#accepted + this.engine.pendingOutput;
+  }
+
   /** Counts `n` app bytes that will never be sent (WHATWG: sends after closing). */
   addUnsent(n) {
     this.#buffered += n;

@@ -372,24 +372,39 @@ export class WebSocket extends Listeners {
     };
     const bytes = (data) =>
       typeof data === "string" ? encoder.encode(data) : toBytes(data);
+    // A server's maxBackpressure bounds these sends too, against all the
+    // output queued for the peer. Past it a ping or pong follows the policy;
+    // a fragment or raw bytes close with 1008 even under "drop", as leaving
+    // out part of the stream would corrupt it.
+    const fits = (n, droppable) => {
+      const policy = this.#policy;
+      if (policy === null) return true;
+      if (session.queuedOutput + n <= policy.maxBackpressure) return true;
+      if (!(droppable && policy.drop))
+        this._closeWithStatus(1008, "backpressure limit reached");
+      return false;
+    };
+    const controlFrame = (pong, payload) => {
+      open();
+      const p = bytes(payload);
+      if (fits(p.byteLength, true))
+        check(session.command((e) => e.control(pong, p)));
+    };
     return {
-      ping: (payload = "") => {
-        open();
-        check(session.command((e) => e.control(false, bytes(payload))));
-      },
-      pong: (payload = "") => {
-        open();
-        check(session.command((e) => e.control(true, bytes(payload))));
-      },
+      ping: (payload = "") => controlFrame(false, payload),
+      pong: (payload = "") => controlFrame(true, payload),
       sendFragment: (data, { fin = true } = {}) => {
         open();
         const piece =
           typeof data === "string" ? toUSVString(data) : toBytes(data);
-        check(session.sendFragment(piece, typeof piece !== "string", fin));
+        if (fits(size(piece), false))
+          check(session.sendFragment(piece, typeof piece !== "string", fin));
       },
       sendRaw: (data) => {
         open();
-        check(session.command((e) => e.sendRaw(toBytes(data))));
+        const raw = toBytes(data);
+        if (fits(raw.byteLength, false))
+          check(session.command((e) => e.sendRaw(raw)));
       },
       close: (code, reason = "", { keepReading = false } = {}) => {
         this._closeWithStatus(code, reason);

@@ -152,6 +152,69 @@ describe("maxBackpressure", () => {
     },
   );
 
+  test(
+    'the control face\'s sends are bounded too: fragments past the limit close even under "drop"',
+    T,
+    async (t) => {
+      const limit = 2 * MiB;
+      const { client, ws } = await connect(t, {
+        maxBackpressure: limit,
+        backpressure: "drop",
+      });
+      control(client).pause();
+      const rss = process.memoryUsage().rss;
+      for (
+        let turn = 0;
+        turn < 64 && ws.readyState === WebSocket.OPEN;
+        turn++
+      ) {
+        for (let i = 0; i < 16 && ws.readyState === WebSocket.OPEN; i++) {
+          control(ws).sendFragment(CHUNK, { fin: false });
+        }
+        await delay(1);
+      }
+      const grown = process.memoryUsage().rss - rss;
+      assert.equal(ws.readyState, WebSocket.CLOSING);
+      assert.ok(
+        grown < 32 * MiB,
+        `RSS grew by ${(grown / MiB).toFixed(1)} MiB`,
+      );
+    },
+  );
+
+  test(
+    'a ping past the limit follows the policy: "drop" leaves it out',
+    T,
+    async (t) => {
+      const { client, ws } = await connect(t, {
+        maxBackpressure: MiB,
+        backpressure: "drop",
+      });
+      control(client).pause();
+      let sent = 0;
+      while (ws.droppedMessages === 0) {
+        for (let i = 0; i < 16; i++, sent++) ws.send(CHUNK);
+        await delay(1);
+      }
+      control(ws).ping("dropped");
+      const pings = [];
+      client.addEventListener("ping", (e) =>
+        pings.push(new TextDecoder().decode(e.data)),
+      );
+      let received = 0;
+      client.onmessage = () => received++;
+      control(client).resume();
+      const expected = sent - ws.droppedMessages;
+      await waitFor(() => received === expected, {
+        message: `received ${received} of ${expected}`,
+      });
+      control(ws).ping("sent");
+      await waitFor(() => pings.length > 0);
+      assert.deepEqual(pings, ["sent"]);
+      assert.equal(ws.readyState, WebSocket.OPEN);
+    },
+  );
+
   test("backpressure must be close or drop", () => {
     assert.throws(
       () => new WebSocketServer({ backpressure: "block" }),
