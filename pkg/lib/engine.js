@@ -29,7 +29,7 @@ import {
   Status,
   Tag,
 } from "./contract.js";
-import { POOL_MIN, shared, takeBuffer } from "./pool.js";
+import { giveBack, POOL_MIN, shared, takeBuffer } from "./pool.js";
 
 export { ReadyState, Status, Tag } from "./contract.js";
 
@@ -192,12 +192,14 @@ function retiredEngine() {
   return retired;
 }
 
-/** Adds `piece` to a host-assembled message; `transient` if it lies in wasm
- * memory, which the next call may reuse. */
+/** Adds `piece` to a host-assembled message; `transient` if it lies in
+ * memory used again later (wasm memory, which the next call may reuse, or a
+ * transport's read buffer). */
 function hostPiece(h, piece, transient) {
   if (h.u8 === null) {
     if (h.at + piece.length < h.length / 2) {
-      h.held.push(transient ? piece.slice() : piece);
+      if (transient) holdCopy(h, piece);
+      else h.held.push(piece);
       h.at += piece.length;
       return;
     }
@@ -208,9 +210,30 @@ function hostPiece(h, piece, transient) {
       at += held.length;
     }
     h.held = null;
+    for (const block of h.blocks) giveBack(block);
+    h.blocks = null;
   }
   h.u8.set(piece, h.at);
   h.at += piece.length;
+}
+
+/** Holds a copy of `piece` in blocks from pool.js, given back once the
+ * message has its own buffer: fresh memory for each copy cost more than
+ * the copy (its pages fault in). */
+function holdCopy(h, piece) {
+  for (let at = 0; at < piece.length;) {
+    let block = h.blocks.at(-1);
+    if (block === undefined || h.blockAt === block.length) {
+      block = takeBuffer(POOL_MIN);
+      h.blocks.push(block);
+      h.blockAt = 0;
+    }
+    const n = Math.min(piece.length - at, block.length - h.blockAt);
+    block.set(piece.subarray(at, at + n), h.blockAt);
+    h.held.push(block.subarray(h.blockAt, h.blockAt + n));
+    h.blockAt += n;
+    at += n;
+  }
 }
 
 /** Engine options in the shape of `EngineConfig`; unset fields keep defaults. */
@@ -306,7 +329,8 @@ export class Engine {
    * how many bytes have come (`at`), whether the engine lets the payload be
    * taken straight from transport chunks (`direct`), and its bytes: `u8`,
    * made once half of it has come, and until then the pieces `held`, so that
-   * a peer announcing a big message and sending little costs little. */
+   * a peer announcing a big message and sending little costs little (pieces
+   * that must be copied are copied into pooled `blocks`). */
   #host = null;
   /** Messages sent by `#sendByHost`, not yet taken: [at, frame] pairs, `at`
    * the position in the engine's pending output where `frame` goes. */
@@ -380,6 +404,8 @@ export class Engine {
             direct: (arg & DIRECT) !== 0,
             u8: null,
             held: [],
+            blocks: [],
+            blockAt: 0,
           };
           continue;
         case Tag.FRAGMENT:
@@ -499,8 +525,10 @@ export class Engine {
 
   /** Feeds a chunk read from the transport; a string goes in as its UTF-8
    * bytes, encoded straight into wasm memory when no message is being
-   * assembled here. */
-  receive(chunk, now) {
+   * assembled here. `transient`: the chunk's memory is used again once this
+   * returns (a transport's reused read buffer), so nothing keeps a view of
+   * it. */
+  receive(chunk, now, transient = false) {
     if (typeof chunk === "string") {
       if (this.#host === null) return this.#receiveText(chunk, now);
       chunk = encoder.encode(chunk);
@@ -512,7 +540,7 @@ export class Engine {
       const h = this.#host;
       if (h !== null && h.direct) {
         const n = Math.min(h.length - h.at, chunk.length - at);
-        hostPiece(h, chunk.subarray(at, at + n), false);
+        hostPiece(h, chunk.subarray(at, at + n), transient);
         at += n;
         if (this.#w.host_payload(n, now) !== Status.OK) this.#host = null;
         this.#collect();

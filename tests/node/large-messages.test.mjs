@@ -363,3 +363,84 @@ test(
     assert.equal(ws.bufferedAmount, 10);
   },
 );
+
+// Big messages over real sockets. A package client's TCP socket reads into
+// one buffer shared by every such socket (node/duplex.js `readInto`): each
+// read must be taken before the next lands, on whatever connection.
+const TEXTS = [
+  "x".repeat(16 * MiB),
+  "a".repeat(MiB - 1) + "é", // ASCII but for its last character
+  "é".repeat(64 * KiB) + "x".repeat(MiB), // a long ASCII tail after
+  "\ud800".repeat(70_000), // lone surrogates, sent as U+FFFD
+  "b".repeat(64 * KiB), // exactly the host path's threshold
+  "😀".repeat(300_000),
+];
+const BIG = [
+  ...TEXTS,
+  randomBytes(16 * MiB),
+  randomBytes(MiB),
+  randomBytes(64 * KiB + 3),
+];
+
+/** A server that may hold all of BIG in output for one peer. */
+const BIG_SERVER = { host: "127.0.0.1", maxBackpressure: 256 * MiB };
+
+/** What `m` arrives as: lone surrogates become U+FFFD (WHATWG send). */
+const expected = (m) => (typeof m === "string" ? m.toWellFormed() : m);
+
+function assertSame(got, sent, who) {
+  assert.equal(got.length, sent.length, `${who}: count`);
+  got.forEach((m, i) => {
+    const want = expected(sent[i]);
+    if (typeof want === "string") {
+      assert.equal(typeof m, "string", `${who}: message ${i} is text`);
+      assert.ok(m === want, `${who}: text ${i} (${m.length} chars) differs`);
+    } else {
+      assert.ok(
+        Buffer.from(m).equals(want),
+        `${who}: binary ${i} (${m.byteLength} bytes) differs`,
+      );
+    }
+  });
+}
+
+/** A package server on a port that echoes every message. */
+async function echoServer(t) {
+  // Output held for a slow peer may exceed the default 16 MiB here.
+  const server = new WebSocketServer({ ...BIG_SERVER, port: 0 });
+  t.after(() => server.close());
+  await new Promise((resolve) => server.once("listening", resolve));
+  server.on("connection", (ws) => {
+    ws.binaryType = "arraybuffer";
+    ws.onmessage = (e) => ws.send(e.data);
+  });
+  return `ws://127.0.0.1:${server.address().port}/`;
+}
+
+async function open(t, url) {
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  t.after(() => ws.readyState === WebSocket.OPEN && ws.close());
+  await within(new Promise((r) => (ws.onopen = r)), 5000, "open");
+  return ws;
+}
+
+test(
+  "package ↔ package: big text and binary echo whole over TCP, two clients reading at once",
+  T,
+  async (t) => {
+    const url = await echoServer(t);
+    const a = await open(t, url);
+    const b = await open(t, url);
+    const gotA = messages(a, BIG.length, { timeout: 20_000 });
+    const gotB = messages(b, BIG.length, { timeout: 20_000 });
+    // Both connections' replies arrive interleaved, read by turns into the
+    // one shared read buffer.
+    for (const m of BIG) {
+      a.send(m);
+      b.send(m);
+    }
+    assertSame(await gotA, BIG, "client a");
+    assertSame(await gotB, BIG, "client b");
+  },
+);
