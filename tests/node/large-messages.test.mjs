@@ -366,7 +366,10 @@ test(
 
 // Big messages over real sockets. A package client's TCP socket reads into
 // one buffer shared by every such socket (node/duplex.js `readInto`): each
-// read must be taken before the next lands, on whatever connection.
+// read must be taken before the next lands, on whatever connection. Long
+// ASCII text goes out as a frame made by the host (engine.js
+// `#sendTextByHost`), encoded straight into the frame's buffer; other text
+// stays on the wasm path.
 const TEXTS = [
   "x".repeat(16 * MiB),
   "a".repeat(MiB - 1) + "é", // ASCII but for its last character
@@ -424,6 +427,63 @@ async function open(t, url) {
   await within(new Promise((r) => (ws.onopen = r)), 5000, "open");
   return ws;
 }
+
+test(
+  "a server's long text reaches ws's client whole, without growing wasm memory by its size",
+  T,
+  async (t) => {
+    const server = new WebSocketServer({ ...BIG_SERVER, port: 0 });
+    t.after(() => server.close());
+    await new Promise((resolve) => server.once("listening", resolve));
+    const { WebSocket: WsClient } = await import("ws");
+    const connected = new Promise((r) => server.once("connection", r));
+    const peer = new WsClient(`ws://127.0.0.1:${server.address().port}/`);
+    t.after(() => peer.close());
+    const got = [];
+    const all = new Promise((resolve) =>
+      peer.on("message", (data, isBinary) => {
+        got.push(isBinary ? data : data.toString());
+        if (got.length === TEXTS.length) resolve();
+      }),
+    );
+    const ws = await within(connected, 5000, "connection");
+    const before = wasm_memory().buffer.byteLength;
+    for (const m of TEXTS) ws.send(m);
+    await within(all, 15_000, "every message at the client");
+    assertSame(got, TEXTS, "ws client");
+    // The 16 MiB of ASCII never enter wasm memory; the 1 MiB messages that
+    // are not ASCII do, once.
+    const grown = (wasm_memory().buffer.byteLength - before) / MiB;
+    assert.ok(grown <= 4, `wasm memory grew ${grown} MiB`);
+  },
+);
+
+test(
+  "a client's long text reaches ws's server whole, masked, without growing wasm memory by its size",
+  T,
+  async (t) => {
+    // ws checks every frame from a client is masked (§5.1) and unmasks it.
+    const peer = new WsServer({ port: 0, host: "127.0.0.1" });
+    t.after(() => peer.close());
+    await new Promise((resolve) => peer.once("listening", resolve));
+    const got = [];
+    const all = new Promise((resolve) =>
+      peer.on("connection", (socket) =>
+        socket.on("message", (data, isBinary) => {
+          got.push(isBinary ? data : data.toString());
+          if (got.length === TEXTS.length) resolve();
+        }),
+      ),
+    );
+    const ws = await open(t, `ws://127.0.0.1:${peer.address().port}/`);
+    const before = wasm_memory().buffer.byteLength;
+    for (const m of TEXTS) ws.send(m);
+    await within(all, 15_000, "every message at the server");
+    assertSame(got, TEXTS, "ws server");
+    const grown = (wasm_memory().buffer.byteLength - before) / MiB;
+    assert.ok(grown <= 4, `wasm memory grew ${grown} MiB`);
+  },
+);
 
 test(
   "package ↔ package: big text and binary echo whole over TCP, two clients reading at once",
