@@ -67,8 +67,11 @@ const HOST_SEND = POOL_MIN;
 
 /** Where text sent by the host starts in its frame's buffer: room for the
  * longest header (RFC 6455 §5.2: 14 bytes), rounded up to 32, because here
- * (Node 20) TextEncoder encoded 1 MiB of ASCII three times slower at an
- * offset of 8, 14 or 16 bytes than at 0 or 32. */
+ * (Node 20) TextEncoder encoded 1 MiB of ASCII three times slower at any
+ * offset from 1 to 31 bytes (or 4096 more) than at 0 or 32 to 72: a big
+ * string and a big buffer both start at the same place in a page, and a
+ * copy whose destination runs just ahead of its source in a page's offsets
+ * stalls (4 KiB aliasing). */
 const TEXT_AT = 32;
 
 const {
