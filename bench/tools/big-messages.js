@@ -8,6 +8,9 @@
 //   node bench/tools/big-messages.js [ms per case, default 300] [filter]
 //
 // `filter`: only the cases whose name contains it (e.g. "recv masked").
+// Environment: SIZES=65536,1048576 (message sizes); REUSE=1 feeds every
+// chunk through one reused buffer, as a socket with `onread` reads (the
+// package's client sockets, node/duplex.js `readInto`).
 //
 // Prints one line per case: µs of CPU (user + system) per message, MB/s of
 // CPU, and minor page faults per message.
