@@ -37,10 +37,11 @@ const { TEXT, BINARY } = Kind;
 const { KIND, FIN, ASCII, DIRECT, OUTGOING, CODE, CLEAN } = Arg;
 
 /** Binary messages of at least this many bytes in one frame are assembled
- * here, in memory of their own (the engine's `host_assembly`): a masked one
- * once half of it has come, so the rest never grows wasm memory, which does
- * not shrink; an unmasked one from its header on, copied once, straight from
- * the transport's chunks. */
+ * here, in memory of their own (the engine's `host_assembly`), so that they
+ * do not grow wasm memory, which does not shrink, beyond a chunk: a masked
+ * one from the end of the chunk it starts in, its pieces unmasked in wasm
+ * memory and copied out; an unmasked one from its header on, copied once,
+ * straight from the transport's chunks. */
 const HOST_ASSEMBLY = 64 * 1024;
 
 /** When a direct message ends inside a chunk and this much or more of the

@@ -1,8 +1,8 @@
 // Big binary messages, which the package keeps out of wasm memory. Received
 // (the engine's host_assembly): whatever way the transport cuts the bytes,
-// every message arrives whole and in order, wasm memory holds at most the
-// first half of a masked one and of an unmasked one no more than the chunk
-// it started in, and a header alone reserves no memory. Sent (host_frame):
+// every message arrives whole and in order, wasm memory holds no more of a
+// masked or an unmasked one than the chunk it started in, and a header
+// alone reserves no memory. Sent (host_frame):
 // each frame is written in its place, a client's masked a window at a time
 // in wasm memory, and a server's leaves bufferedAmount once written. The test plays the peer
 // over a WHATWG stream pair, so it decides where each chunk ends and when
@@ -100,16 +100,14 @@ const REQUEST = Buffer.from(
 );
 
 /** Wasm memory grew since `before` by at most twice the biggest chunk of
- * `sizes` (chunks are fed into a buffer grown by doubling), and for masked
- * messages twice the biggest message besides: the first half of a big
- * masked message stays in wasm memory until the engine announces it (so
- * that a header alone reserves nothing); the rest does not. Unmasked payload
- * is taken from the chunks, except where a chunk fed whole holds some.
+ * `sizes` (chunks are fed into a buffer grown by doubling): a big masked
+ * message's pieces leave wasm memory, unmasked, at the end of each chunk
+ * (its first half used to stay until half had come); unmasked payload is
+ * taken from the chunks, except where a chunk fed whole holds some.
  * Without host assembly the 3 MiB message alone grows it by 8 MiB. */
-function assertWasmHeld(before, masked, sizes) {
+function assertWasmHeld(before, sizes) {
   const grown = (wasm_memory().buffer.byteLength - before) / KiB;
-  const held = masked ? 2 * MESSAGES[0].length : 0;
-  const limit = (2 * Math.max(...sizes) + held) / KiB;
+  const limit = (2 * Math.max(...sizes)) / KiB;
   assert.ok(grown <= limit, `wasm memory grew ${grown} KiB (limit ${limit})`);
 }
 
@@ -166,7 +164,7 @@ async function assertReceivedWhole({ ws, writer }, masked, sizes) {
   const got = messages(ws, MESSAGES.length);
   for (const chunk of cut(wireOf(masked), sizes)) await writer.write(chunk);
   assertMessages(await got);
-  assertWasmHeld(before, masked, sizes);
+  assertWasmHeld(before, sizes);
 }
 
 for (const sizes of CUTS) {
