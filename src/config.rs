@@ -66,13 +66,12 @@ pub struct Config {
     /// Report every frame sent and received as `Event::Frame` (for tracing tools).
     pub trace_frames: bool,
     /// Binary messages sent as one frame of at least this many bytes, and not
-    /// read whole in one call, are announced by `Event::MessageStart` (an
-    /// unmasked one as soon as a read ends inside it, a masked one once half
-    /// of it has come) and handed over piece by piece, for the host to
-    /// assemble in memory of its own (default off). The wasm host uses it so
-    /// that big messages neither grow wasm memory, which never shrinks, nor
-    /// pay a second copy out of it: unmasked payload it copies once, from its
-    /// own input.
+    /// read whole in one call, are announced by `Event::MessageStart` as soon
+    /// as a read ends inside them and handed over piece by piece, for the
+    /// host to assemble in memory of its own (default off). The wasm host
+    /// uses it so that big messages do not grow wasm memory, which never
+    /// shrinks, beyond a read; unmasked payload it copies once, from its own
+    /// input.
     pub host_assembly: Option<u64>,
     /// Extensions the engine offers (client) or accepts (server) itself; see
     /// `extension::Negotiator` (default none).

@@ -70,10 +70,10 @@ pub enum Event<'a> {
     },
     /// With `Config::host_assembly`: a big message has begun; its pieces,
     /// from the first byte, follow as `Fragment`s (the last with `fin`) for
-    /// the host to assemble. A masked one is announced once half of it is
-    /// in, so that a host allocating `len` at once holds at most twice what
-    /// the peer has sent; a `direct` one as soon as its header is, so a host
-    /// keeps that bound by allocating only once it holds half.
+    /// the host to assemble, announced as soon as a read ends inside it (a
+    /// `direct` one as soon as its header is in). A host keeps what it holds
+    /// to at most twice what the peer has sent by allocating `len` only once
+    /// it holds half.
     MessageStart {
         /// Text or binary.
         kind: MessageKind,

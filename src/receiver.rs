@@ -354,11 +354,12 @@ impl Receiver {
     /// Hands a big binary message that came as one frame, read up to the
     /// end of the input and not yet whole, to the host to assemble
     /// (`Config::host_assembly`): what has come so far as the first piece.
-    /// An unmasked one at once, so the host takes the rest straight from its
-    /// input, however little came with the header; a masked one only once
-    /// half of it has come, so a host that allocates the announced length
-    /// holds at most twice what the peer really sent (a host given an
-    /// unmasked one early keeps that bound itself).
+    /// An unmasked one so that the host takes the rest straight from its
+    /// input, however little came with the header; a masked one so that
+    /// wasm memory holds no more of it than one read (its first half stayed
+    /// here before, growing memory that never shrinks by half the biggest
+    /// message). Either way the host keeps what it holds to twice what the
+    /// peer sent, allocating the announced length only once half has come.
     fn offer_to_host(&mut self, config: &Config, q: &mut EventQueue) {
         let (Some(f), Some(m), Some(min)) = (&self.frame, &mut self.message, config.host_assembly)
         else {
@@ -366,8 +367,7 @@ impl Receiver {
         };
         // A Binary (not Continuation) frame with FIN is a whole message.
         let whole = f.op == OpCode::Binary && f.fin;
-        let too_soon = f.mask.is_some() && f.read < f.len / 2;
-        if !whole || m.assembly != Assembly::Whole || f.len < min || too_soon {
+        if !whole || m.assembly != Assembly::Whole || f.len < min {
             return;
         }
         m.assembly = Assembly::Host;

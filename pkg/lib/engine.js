@@ -29,7 +29,7 @@ import {
   Status,
   Tag,
 } from "./contract.js";
-import { POOL_MIN, shared, takeBuffer } from "./pool.js";
+import { giveBack, POOL_MIN, shared, takeBuffer } from "./pool.js";
 
 export { ReadyState, Status, Tag } from "./contract.js";
 
@@ -37,10 +37,11 @@ const { TEXT, BINARY } = Kind;
 const { KIND, FIN, ASCII, DIRECT, OUTGOING, CODE, CLEAN } = Arg;
 
 /** Binary messages of at least this many bytes in one frame are assembled
- * here, in memory of their own (the engine's `host_assembly`): a masked one
- * once half of it has come, so the rest never grows wasm memory, which does
- * not shrink; an unmasked one from its header on, copied once, straight from
- * the transport's chunks. */
+ * here, in memory of their own (the engine's `host_assembly`), so that they
+ * do not grow wasm memory, which does not shrink, beyond a chunk: a masked
+ * one from the end of the chunk it starts in, its pieces unmasked in wasm
+ * memory and copied out; an unmasked one from its header on, copied once,
+ * straight from the transport's chunks. */
 const HOST_ASSEMBLY = 64 * 1024;
 
 /** When a direct message ends inside a chunk and this much or more of the
@@ -54,14 +55,25 @@ const HOST_ASSEMBLY = 64 * 1024;
 const PROBE_MIN = 4096;
 const PROBE = 10;
 
-/** Binary messages of at least this many bytes are written once, after
- * their header, into a buffer of their own that goes in its place in the
- * output, instead of into wasm memory and out again. A client's are masked
- * on the way, window by window as the engine says: each window is copied
- * into wasm memory, masked there and copied out while it is still in the
- * CPU's caches. (Text stays on the wasm path: here TextEncoder wrote into
- * wasm memory several times faster than into a buffer of the host's.) */
+/** Messages of at least this many bytes (binary) or characters (text) are
+ * written once, with their header, into a buffer of their own that goes in
+ * its place in the output, instead of into wasm memory and out again. A
+ * client's are masked on the way, window by window as the engine says: each
+ * window is copied into wasm memory, masked there and copied back while it
+ * is still in the CPU's caches. Text is encoded into that buffer after room
+ * for the longest header, whose length is known only once the text is
+ * encoded; text that is not ASCII, whose UTF-8 is longer than the string,
+ * stays on the wasm path (measuring it first costs more than encoding it). */
 const HOST_SEND = POOL_MIN;
+
+/** Where text sent by the host starts in its frame's buffer: room for the
+ * longest header (RFC 6455 §5.2: 14 bytes), rounded up to 32, because here
+ * (Node 20) TextEncoder encoded 1 MiB of ASCII three times slower at any
+ * offset from 1 to 31 bytes (or 4096 more) than at 0 or 32 to 72: a big
+ * string and a big buffer both start at the same place in a page, and a
+ * copy whose destination runs just ahead of its source in a page's offsets
+ * stalls (4 KiB aliasing). */
+const TEXT_AT = 32;
 
 const {
   EVENTS: R_EVENTS,
@@ -192,12 +204,14 @@ function retiredEngine() {
   return retired;
 }
 
-/** Adds `piece` to a host-assembled message; `transient` if it lies in wasm
- * memory, which the next call may reuse. */
+/** Adds `piece` to a host-assembled message; `transient` if it lies in
+ * memory used again later (wasm memory, which the next call may reuse, or a
+ * transport's read buffer). */
 function hostPiece(h, piece, transient) {
   if (h.u8 === null) {
     if (h.at + piece.length < h.length / 2) {
-      h.held.push(transient ? piece.slice() : piece);
+      if (transient) holdCopy(h, piece);
+      else h.held.push(piece);
       h.at += piece.length;
       return;
     }
@@ -208,9 +222,30 @@ function hostPiece(h, piece, transient) {
       at += held.length;
     }
     h.held = null;
+    for (const block of h.blocks) giveBack(block);
+    h.blocks = null;
   }
   h.u8.set(piece, h.at);
   h.at += piece.length;
+}
+
+/** Holds a copy of `piece` in blocks from pool.js, given back once the
+ * message has its own buffer: fresh memory for each copy cost more than
+ * the copy (its pages fault in). */
+function holdCopy(h, piece) {
+  for (let at = 0; at < piece.length;) {
+    let block = h.blocks.at(-1);
+    if (block === undefined || h.blockAt === block.length) {
+      block = takeBuffer(POOL_MIN);
+      h.blocks.push(block);
+      h.blockAt = 0;
+    }
+    const n = Math.min(piece.length - at, block.length - h.blockAt);
+    block.set(piece.subarray(at, at + n), h.blockAt);
+    h.held.push(block.subarray(h.blockAt, h.blockAt + n));
+    h.blockAt += n;
+    at += n;
+  }
 }
 
 /** Engine options in the shape of `EngineConfig`; unset fields keep defaults. */
@@ -306,8 +341,11 @@ export class Engine {
    * how many bytes have come (`at`), whether the engine lets the payload be
    * taken straight from transport chunks (`direct`), and its bytes: `u8`,
    * made once half of it has come, and until then the pieces `held`, so that
-   * a peer announcing a big message and sending little costs little. */
+   * a peer announcing a big message and sending little costs little (pieces
+   * that must be copied are copied into pooled `blocks`). */
   #host = null;
+  /** A client: what it sends is masked (RFC 6455 §5.3). */
+  #masked = false;
   /** Messages sent by `#sendByHost`, not yet taken: [at, frame] pairs, `at`
    * the position in the engine's pending output where `frame` goes. */
   #splices = null;
@@ -337,7 +375,9 @@ export class Engine {
       seed,
       now,
     );
-    return new Engine(w);
+    const engine = new Engine(w);
+    engine.#masked = true;
+    return engine;
   }
 
   static server(config, now) {
@@ -380,6 +420,8 @@ export class Engine {
             direct: (arg & DIRECT) !== 0,
             u8: null,
             held: [],
+            blocks: [],
+            blockAt: 0,
           };
           continue;
         case Tag.FRAGMENT:
@@ -499,8 +541,10 @@ export class Engine {
 
   /** Feeds a chunk read from the transport; a string goes in as its UTF-8
    * bytes, encoded straight into wasm memory when no message is being
-   * assembled here. */
-  receive(chunk, now) {
+   * assembled here. `transient`: the chunk's memory is used again once this
+   * returns (a transport's reused read buffer), so nothing keeps a view of
+   * it. */
+  receive(chunk, now, transient = false) {
     if (typeof chunk === "string") {
       if (this.#host === null) return this.#receiveText(chunk, now);
       chunk = encoder.encode(chunk);
@@ -512,7 +556,7 @@ export class Engine {
       const h = this.#host;
       if (h !== null && h.direct) {
         const n = Math.min(h.length - h.at, chunk.length - at);
-        hostPiece(h, chunk.subarray(at, at + n), false);
+        hostPiece(h, chunk.subarray(at, at + n), transient);
         at += n;
         if (this.#w.host_payload(n, now) !== Status.OK) this.#host = null;
         this.#collect();
@@ -616,6 +660,13 @@ export class Engine {
     }
     const n = data.length;
     if (n <= 1024) return this.#sendText(data, n * 3);
+    // A client's text is masked (through wasm memory) on the way: encoded
+    // there in place, that costs one copy less, which is worth the room up
+    // to ENCODE_INTO_LIMIT.
+    if (n >= HOST_SEND && (!this.#masked || n > ENCODE_INTO_LIMIT)) {
+      const sent = this.#sendTextByHost(data);
+      if (sent !== undefined) return sent;
+    }
     // Long text is mostly ASCII, whose UTF-8 is as long as the string: that
     // room is tried first. Only a string that does not fit is measured
     // (which costs more than encoding it); room for three bytes a character
@@ -661,13 +712,64 @@ export class Engine {
     for (let at = 0; window !== 0 && at < length; at += window) {
       const end = Math.min(at + window, length);
       mem.u8.set(data.subarray(at, end), ptr);
-      if (this.#w.mask_window(end - at) !== Status.OK)
-        throw new Error(`mask_window: ${last_error()}`);
+      this.#maskWindow(end - at);
       frame.set(mem.u8.subarray(ptr, ptr + end - at), n + at);
     }
+    this.#spliceHostFrame(frame, length);
+    return true;
+  }
+
+  /** Sends long ASCII text as `#sendByHost` sends binary: encoded straight
+   * into the frame's buffer, after room for the longest header (`TEXT_AT`), and its
+   * header put right before it once its length is known. A client's
+   * payload is masked in place, a window at a time through the staging
+   * area. Undefined (nothing sent) if the text is not ASCII. */
+  #sendTextByHost(data) {
+    const buffer = takeBuffer(TEXT_AT + data.length);
+    const { read, written } = encoder.encodeInto(
+      data,
+      buffer.subarray(TEXT_AT),
+    );
+    if (read < data.length) {
+      giveBack(buffer);
+      return undefined;
+    }
+    const payload = buffer.subarray(TEXT_AT, TEXT_AT + written);
+    const n = this.#w.host_frame(TEXT, written);
+    this.#collect();
+    if (n === 0) {
+      const sent = this.#sendBytes(TEXT, payload);
+      giveBack(buffer);
+      return sent;
+    }
+    const window = this.#w.host_window();
+    const ptr = stagingArea(n);
+    sync();
+    buffer.set(mem.u8.subarray(ptr, ptr + n), TEXT_AT - n);
+    for (let at = 0; window !== 0 && at < written; at += window) {
+      const piece = payload.subarray(at, Math.min(at + window, written));
+      mem.u8.set(piece, ptr);
+      this.#maskWindow(piece.length);
+      piece.set(mem.u8.subarray(ptr, ptr + piece.length));
+    }
+    this.#spliceHostFrame(
+      buffer.subarray(TEXT_AT - n, TEXT_AT + written),
+      written,
+    );
+    return Status.OK;
+  }
+
+  /** Masks the `len` bytes at the staging area as the next window of the
+   * last `host_frame`. */
+  #maskWindow(len) {
+    if (this.#w.mask_window(len) !== Status.OK)
+      throw new Error(`mask_window: ${last_error()}`);
+  }
+
+  /** Puts a frame made here where the engine's output stands now. */
+  #spliceHostFrame(frame, length) {
     (this.#splices ??= []).push(this.#enginePending(), frame);
     this.lastLength = length;
-    return true;
   }
 
   /** Sends a message framed by `frameShared`, if this connection would
@@ -678,8 +780,7 @@ export class Engine {
     const taken = this.#w.send_shared(handle);
     this.#collect();
     if (!taken) return false;
-    (this.#splices ??= []).push(this.#enginePending(), frame);
-    this.lastLength = length;
+    this.#spliceHostFrame(frame, length);
     return true;
   }
 

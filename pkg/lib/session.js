@@ -103,8 +103,8 @@ export class Session {
 
   /** Sink: a chunk from the transport; dropped once the transport is to
    * close, as the engine expects nothing more. */
-  data(chunk) {
-    if (this.#closing === null) this.receive(chunk);
+  data(chunk, transient = false) {
+    if (this.#closing === null) this.receive(chunk, transient);
   }
 
   /** Sink: the transport ended or failed. */
@@ -115,11 +115,11 @@ export class Session {
 
   /** Feeds bytes as if the transport had delivered them (a server passes the
    * request head Node already parsed, as a string, and the bytes that came
-   * with it). */
-  receive(chunk) {
+   * with it). `transient`: see transport.js. */
+  receive(chunk, transient = false) {
     if (this.#closed) return;
     this.#busy = true;
-    this.engine.receive(chunk, now());
+    this.engine.receive(chunk, now(), transient);
     this.pump();
   }
 

@@ -1,8 +1,11 @@
 // Transports move bytes; the engine never touches I/O. A transport is any
 // object with these four methods (the shape every adapter below produces):
 //
-//   start(sink)        begin reading; call sink.data(Uint8Array) per chunk and
-//                      sink.closed(error?) once, when reading ends or fails
+//   start(sink)        begin reading; call sink.data(Uint8Array, transient?)
+//                      per chunk (`transient`: the chunk's memory is read
+//                      into again once the call returns, so the sink copies
+//                      what it keeps) and sink.closed(error?) once, when
+//                      reading ends or fails
 //   write(bytes, done) queue bytes for the peer; call done() once accepted
 //   end()              close gracefully after the queued bytes
 //   destroy()          close at once

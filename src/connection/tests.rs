@@ -842,3 +842,34 @@ fn text_that_is_all_ascii_is_flagged_for_the_host() {
         [true, false, true, false, false]
     );
 }
+
+#[test]
+fn a_big_masked_message_handed_to_the_host_keeps_no_more_than_a_read() {
+    // §5.3: a server unmasks a client's frame; with host assembly the
+    // pieces leave as they come, so the engine's buffers stay at about one
+    // read however big the message (its first half used to stay, which in
+    // wasm grows memory that never shrinks).
+    let config = Config {
+        host_assembly: Some(64 * 1024),
+        ..Config::default()
+    };
+    let mut s = open_server(config);
+    let payload: Vec<u8> = (0..4 << 20).map(|i: u32| (i * 7) as u8).collect();
+    let frame = cframe(2, true, &payload);
+    let read = 64 * 1024;
+    let mut got = Vec::new();
+    for chunk in frame.chunks(read) {
+        for e in feed(&mut s, chunk) {
+            match e {
+                Ev::MessageStart(MessageKind::Binary, len, false) => {
+                    assert_eq!(len, payload.len() as u64)
+                }
+                Ev::Fragment(MessageKind::Binary, bytes, _) => got.extend(bytes),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let held = s.events.capacity();
+        assert!(held <= 4 * read, "{held} bytes held after a read");
+    }
+    assert!(got == payload, "the message, whole and unmasked");
+}

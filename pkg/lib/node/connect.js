@@ -4,7 +4,7 @@
 import net from "node:net";
 import tls from "node:tls";
 
-import { duplexTransport } from "./duplex.js";
+import { duplexTransport, readInto } from "./duplex.js";
 import { proxyFor, proxyTransport } from "./proxy.js";
 
 /**
@@ -27,7 +27,7 @@ export function connectTransport(url, options = {}) {
     const authority = `${url.hostname}:${port}`;
     return proxyTransport(socket, proxy, authority, options, overTunnel);
   }
-  const socket = dial(host, port, secure, options.tls);
+  const socket = dial(host, port, secure, options.tls, true);
   socket.setNoDelay?.(true);
   return duplexTransport(socket);
 }
@@ -35,10 +35,15 @@ export function connectTransport(url, options = {}) {
 /**
  * A TCP connection to host:port, or a `secure` one with `tlsOptions` for
  * `tls.connect` (a `socket` to run over, a CA, …): TLS verifies the
- * server's certificate and sends SNI unless they say otherwise.
+ * server's certificate and sends SNI unless they say otherwise. `shared`:
+ * a plain TCP socket whose reads go straight to its transport reads into
+ * memory it shares with others (duplex.js `readInto`).
  */
-function dial(host, port, secure, tlsOptions) {
-  if (!secure) return net.connect({ host, port });
+function dial(host, port, secure, tlsOptions, shared = false) {
+  if (!secure)
+    return net.connect(
+      shared ? { host, port, onread: readInto() } : { host, port },
+    );
   return tls.connect({
     host,
     port,
