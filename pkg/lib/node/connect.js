@@ -40,10 +40,11 @@ export function connectTransport(url, options = {}) {
  * memory it shares with others (duplex.js `readInto`).
  */
 function dial(host, port, secure, tlsOptions, shared = false) {
-  if (!secure)
-    return net.connect(
-      shared ? { host, port, onread: readInto() } : { host, port },
-    );
+  if (!secure) {
+    if (!shared) return net.connect({ host, port });
+    const onread = readInto();
+    return (onread.socket = net.connect({ host, port, onread }));
+  }
   return tls.connect({
     host,
     port,

@@ -116,16 +116,21 @@ function onData(chunk) {
  * the app's 1 MiB ArrayBuffers come from, and faults it in again. */
 export function readInto() {
   sharedRead ??= Buffer.allocUnsafeSlow(READ_SIZE);
-  return { buffer: sharedRead, callback: onRead };
+  // The socket is named once made: Bun calls the callback without it as
+  // `this`, as Node and Deno do.
+  const options = {
+    socket: null,
+    buffer: sharedRead,
+    callback(nread, buffer) {
+      options.socket?.[kTransport]?.receive(buffer.subarray(0, nread), true);
+    },
+  };
+  return options;
 }
 
 /** As much as Node's own reads take at a time. */
 const READ_SIZE = 64 * 1024;
 let sharedRead = null;
-
-function onRead(nread, buffer) {
-  this[kTransport]?.receive(buffer.subarray(0, nread), true);
-}
 
 function onEnd() {
   this[kTransport].finish();
