@@ -65,9 +65,8 @@ pub struct Config {
     pub close_timeout: u64,
     /// Report every frame sent and received as `Event::Frame` (for tracing tools).
     pub trace_frames: bool,
-    /// Binary messages (and masked text ones, still validated piece by
-    /// piece) sent as one frame of at least this many bytes, and not read
-    /// whole in one call, are announced by `Event::MessageStart` as soon
+    /// Binary messages sent as one frame of at least this many bytes, and not
+    /// read whole in one call, are announced by `Event::MessageStart` as soon
     /// as a read ends inside them and handed over piece by piece, for the
     /// host to assemble in memory of its own (default off). The wasm host
     /// uses it so that big messages do not grow wasm memory, which never

@@ -58,10 +58,8 @@ pub enum Event<'a> {
         data: &'a [u8],
     },
     /// Streaming mode, or after `MessageStart`: the next piece of a data
-    /// message. In streaming mode text pieces end on a character boundary,
-    /// so each decodes on its own; after `MessageStart` they are bytes as
-    /// they came (a character may straddle two), for the host to decode
-    /// once whole.
+    /// message. Text pieces end on a character boundary, so each decodes on
+    /// its own.
     Fragment {
         /// Text or binary, the same for every piece of one message.
         kind: MessageKind,
@@ -165,8 +163,7 @@ pub mod tag {
     /// that is all ASCII.
     pub const MESSAGE: u16 = 3;
     /// `Event::Fragment`; `arg` is the `MessageKind`, plus `FIN` on the last
-    /// piece, plus `ASCII` for a text piece that is all ASCII (after
-    /// `MESSAGE_START`: on the last piece, for the whole message).
+    /// piece, plus `ASCII` for a text piece that is all ASCII.
     pub const FRAGMENT: u16 = 4;
     /// Flag in a `FRAGMENT` `arg`: the message's last piece.
     pub const FIN: u32 = 0x100;

@@ -351,29 +351,22 @@ impl Receiver {
         Ok(())
     }
 
-    /// Hands a big message that came as one frame, read up to the end of
-    /// the input and not yet whole, to the host to assemble
+    /// Hands a big binary message that came as one frame, read up to the
+    /// end of the input and not yet whole, to the host to assemble
     /// (`Config::host_assembly`): what has come so far as the first piece.
-    /// An unmasked binary one so that the host takes the rest straight from
-    /// its input, however little came with the header; a masked one so that
+    /// An unmasked one so that the host takes the rest straight from its
+    /// input, however little came with the header; a masked one so that
     /// wasm memory holds no more of it than one read (its first half stayed
     /// here before, growing memory that never shrinks by half the biggest
-    /// message). Masked text too: its pieces pass through here, so they are
-    /// still validated (§8.1) as they come, and the host decodes the whole
-    /// once; unmasked text stays here, as the host would take it unchecked.
-    /// Either way the host keeps what it holds to twice what the peer sent,
-    /// allocating the announced length only once half has come.
+    /// message). Either way the host keeps what it holds to twice what the
+    /// peer sent, allocating the announced length only once half has come.
     fn offer_to_host(&mut self, config: &Config, q: &mut EventQueue) {
         let (Some(f), Some(m), Some(min)) = (&self.frame, &mut self.message, config.host_assembly)
         else {
             return;
         };
-        // A Binary or Text (not Continuation) frame with FIN is a whole message.
-        let whole = match f.op {
-            OpCode::Binary => f.fin,
-            OpCode::Text => f.fin && f.mask.is_some(),
-            _ => false,
-        };
+        // A Binary (not Continuation) frame with FIN is a whole message.
+        let whole = f.op == OpCode::Binary && f.fin;
         if !whole || m.assembly != Assembly::Whole || f.len < min {
             return;
         }
@@ -450,24 +443,11 @@ impl Receiver {
         let last_piece = frame.fin && frame.read == frame.len;
         let message = self.message.as_mut().expect("a message is open");
         if message.assembly == Assembly::Host {
-            // Whole in this frame, its size checked from the header: the
-            // piece goes to the host as it is, once text is checked.
+            // Binary, whole in this frame, its size checked from the header:
+            // the piece goes to the host as it is.
             message.size += n as u64;
-            let mut ascii = 0;
-            if message.kind == MessageKind::Text && config.validate_utf8 {
-                self.utf8
-                    .feed(piece)
-                    .map_err(|_| ProtocolError::InvalidUtf8)?;
-                if last_piece {
-                    self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                    // Said of the whole message, for the host's decoding.
-                    if self.utf8.is_ascii_so_far() {
-                        ascii = tag::ASCII;
-                    }
-                }
-            }
             if n > 0 || last_piece {
-                let fin = if last_piece { tag::FIN | ascii } else { 0 };
+                let fin = if last_piece { tag::FIN } else { 0 };
                 q.push_arena(tag::FRAGMENT, message.kind as u32 | fin, pos, n);
                 self.live_end = self.live_end.max(pos + n);
             }

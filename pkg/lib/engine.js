@@ -415,7 +415,6 @@ export class Engine {
       switch (tag) {
         case Tag.MESSAGE_START:
           this.#host = {
-            text: (arg & KIND) === TEXT,
             length: v.getFloat64(p + E_SIZE, true),
             at: 0,
             direct: (arg & DIRECT) !== 0,
@@ -431,20 +430,7 @@ export class Engine {
             hostPiece(h, mem.u8.subarray(start, end), true);
             if ((arg & FIN) === 0) continue;
             this.#host = null;
-            // Text the engine validated piece by piece, decoded once whole
-            // (its last piece says whether it was all ASCII).
-            q.push(
-              Tag.MESSAGE,
-              h.text
-                ? text.decode(
-                    text.view(h.u8.buffer),
-                    0,
-                    h.length,
-                    (arg & ASCII) !== 0,
-                  )
-                : h.u8.buffer,
-              -1,
-            );
+            q.push(Tag.MESSAGE, h.u8.buffer, -1);
             continue;
           }
         // falls through: a piece of a streamed message
