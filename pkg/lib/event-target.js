@@ -62,25 +62,16 @@ export function dispatchable(Base) {
   return Dispatchable;
 }
 
-/** Events made elsewhere and handed to `dispatchEvent` get the same state as
- * properties of their own (a rare path: the package makes its own events). */
+/** `dispatchable`'s accessors and methods, which an event made elsewhere and
+ * handed to `dispatchEvent` gets as properties of its own (a rare path: the
+ * package makes its own events). */
+const adopted = Object.getOwnPropertyDescriptors(dispatchable(Event).prototype);
+delete adopted.constructor;
+
 function adopt(event) {
+  event[kTarget] = null;
   event[kState] = 0;
-  for (const [name, get] of Object.entries({
-    target: () => event[kTarget],
-    srcElement: () => event[kTarget],
-    currentTarget: () => (event[kState] & AT_TARGET ? event[kTarget] : null),
-    eventPhase: () => event[kState] & AT_TARGET,
-  })) {
-    Object.defineProperty(event, name, { get, configurable: true });
-  }
-  event.composedPath = () =>
-    event[kState] & AT_TARGET ? [event[kTarget]] : [];
-  const stop = event.stopImmediatePropagation;
-  event.stopImmediatePropagation = function () {
-    event[kState] |= STOPPED;
-    stop.call(this);
-  };
+  Object.defineProperties(event, adopted);
 }
 
 function flagsOf(options) {

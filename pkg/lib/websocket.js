@@ -606,7 +606,7 @@ export class WebSocket extends Listeners {
 
   /** Session: bufferedAmount fell to the server's `drainThreshold`. */
   [drained]() {
-    if (listening(this, "drain")) this.dispatchEvent(new PlainEvent("drain"));
+    this.#fire(PlainEvent, "drain");
   }
 
   /** Sends queued items in order, reading Blobs as they come up. */
@@ -644,6 +644,11 @@ export class WebSocket extends Listeners {
     );
   }
 
+  /** Dispatches a `Class` event of `type`, made only if a listener hears it. */
+  #fire(Class, type, init = undefined) {
+    if (listening(this, type)) this.dispatchEvent(new Class(type, init));
+  }
+
   /** Session handler: maps engine events onto DOM events, in the spec's order. */
   event(tag, value) {
     switch (tag) {
@@ -654,7 +659,7 @@ export class WebSocket extends Listeners {
         this.#protocol = value.protocol;
         this.#extensions = value.extensions;
         this.#readyState = OPEN;
-        if (listening(this, "open")) this.dispatchEvent(new PlainEvent("open"));
+        this.#fire(PlainEvent, "open");
         break;
       case Tag.FRAME:
       case Tag.COMPRESSED:
@@ -676,13 +681,10 @@ export class WebSocket extends Listeners {
       case Tag.PONG:
         // Not in the WHATWG interface; for tools built on `control`.
         if (!this.#reading()) break;
-        if (!listening(this, tag === Tag.PING ? "ping" : "pong")) break;
-        this.dispatchEvent(
-          new MessageEvent(tag === Tag.PING ? "ping" : "pong", {
-            data: value,
-            origin: (this.#origin ??= originOf(this.#url)),
-          }),
-        );
+        this.#fire(MessageEvent, tag === Tag.PING ? "ping" : "pong", {
+          data: value,
+          origin: (this.#origin ??= originOf(this.#url)),
+        });
         break;
       case Tag.CLOSE_RECEIVED:
         this.#readyState = CLOSING;
@@ -707,10 +709,8 @@ export class WebSocket extends Listeners {
         this.#session.finish();
         this.#server?._forget(this, this.#topics);
         this.#topics = null;
-        if (this.#failure && listening(this, "error"))
-          this.dispatchEvent(new ErrorEvent("error", this.#failure));
-        if (listening(this, "close"))
-          this.dispatchEvent(new CloseEvent("close", value));
+        if (this.#failure) this.#fire(ErrorEvent, "error", this.#failure);
+        this.#fire(CloseEvent, "close", value);
         break;
     }
   }
