@@ -35,6 +35,7 @@ import {
   Engine as WasmEngine,
   wasm_memory,
 } from "../../pkg/wasm/wasmsocket.js";
+import { enginePair } from "../lib/engines.js";
 import { buildStream } from "../lib/frames.js";
 
 const require = createRequire(import.meta.url);
@@ -55,25 +56,6 @@ function consume(data) {
 }
 
 // ----- wasmsocket: the Engine, as Session drives it -----
-
-function enginePair() {
-  const now = performance.now();
-  const client = Engine.client(
-    makeConfig(),
-    { host: "bench.invalid", resource: "/" },
-    now,
-  );
-  const server = Engine.server(makeConfig(), now);
-  server.receive(client.takeOutput(), now);
-  if (server.queue[0] !== Tag.REQUEST) throw new Error("no REQUEST");
-  server.queue.length = 0;
-  server.accept(null, null, []);
-  client.receive(server.takeOutput(), now);
-  server.queue.length = 0;
-  if (client.queue[0] !== Tag.OPEN) throw new Error("no OPEN");
-  client.queue.length = 0;
-  return { client, server };
-}
 
 function engineFeeder(masked) {
   const { client, server } = enginePair();

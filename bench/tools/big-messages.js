@@ -18,8 +18,9 @@
 // The Node entry loads the wasm module.
 import "wasmsocket";
 
-import { Engine, Tag, makeConfig } from "../../pkg/lib/engine.js";
+import { Tag } from "../../pkg/lib/engine.js";
 import { giveBack } from "../../pkg/lib/pool.js";
+import { enginePair } from "../lib/engines.js";
 import { buildStream, CHUNK, message } from "../lib/frames.js";
 
 const ms = Number(process.argv[2] ?? 300);
@@ -27,25 +28,6 @@ const only = process.argv[3] ?? "";
 const SIZES = (process.env.SIZES ?? "16384,65536,1048576")
   .split(",")
   .map(Number);
-
-function enginePair() {
-  const now = performance.now();
-  const client = Engine.client(
-    makeConfig(),
-    { host: "bench.invalid", resource: "/" },
-    now,
-  );
-  const server = Engine.server(makeConfig(), now);
-  server.receive(client.takeOutput(), now);
-  if (server.queue[0] !== Tag.REQUEST) throw new Error("no REQUEST");
-  server.queue.length = 0;
-  server.accept(null, null, []);
-  client.receive(server.takeOutput(), now);
-  server.queue.length = 0;
-  if (client.queue[0] !== Tag.OPEN) throw new Error("no OPEN");
-  client.queue.length = 0;
-  return { client, server };
-}
 
 /** Runs `step` for about `ms`; per-message CPU and faults (`step` returns
  * how many messages it handled). */

@@ -111,6 +111,25 @@ function assertWasmHeld(before, sizes) {
   assert.ok(grown <= limit, `wasm memory grew ${grown} KiB (limit ${limit})`);
 }
 
+/** The first `n` messages a ws socket receives: text as strings, binary as
+ * Buffers. */
+function wsReceived(socket, n) {
+  const got = [];
+  return new Promise((resolve) =>
+    socket.on("message", (data, isBinary) => {
+      got.push(isBinary ? data : data.toString());
+      if (got.length === n) resolve(got);
+    }),
+  );
+}
+
+/** The first `n` messages a ws server's first client sends. */
+function wsServerReceived(server, n) {
+  return new Promise((resolve) =>
+    server.once("connection", (socket) => resolve(wsReceived(socket, n))),
+  );
+}
+
 /** A package client over a WHATWG pair, opened by the test playing the
  * server; `writer` writes what the client reads. */
 async function openClient(t) {
@@ -191,21 +210,13 @@ test(
     const peer = new WsServer({ port: 0, host: "127.0.0.1" });
     t.after(() => peer.close());
     await new Promise((resolve) => peer.once("listening", resolve));
-    const got = [];
-    const all = new Promise((resolve) =>
-      peer.on("connection", (socket) =>
-        socket.on("message", (data, isBinary) => {
-          got.push(isBinary ? data : data.toString());
-          if (got.length === MESSAGES.length) resolve();
-        }),
-      ),
-    );
+    const all = wsServerReceived(peer, MESSAGES.length);
     const ws = new WebSocket(`ws://127.0.0.1:${peer.address().port}/`);
     t.after(() => ws.close());
     await within(new Promise((r) => (ws.onopen = r)), 5000, "open");
     const before = wasm_memory().buffer.byteLength;
     for (const m of MESSAGES) ws.send(m);
-    await within(all, 10000, "every message at the server");
+    const got = await within(all, 10000, "every message at the server");
     assert.equal(got.length, MESSAGES.length);
     got.forEach((m, i) => assert.deepEqual(m, MESSAGES[i], `message ${i}`));
     // Each big payload passes through wasm memory a window at a time.
@@ -437,17 +448,11 @@ test(
     const connected = new Promise((r) => server.once("connection", r));
     const peer = new WsClient(`ws://127.0.0.1:${server.address().port}/`);
     t.after(() => peer.close());
-    const got = [];
-    const all = new Promise((resolve) =>
-      peer.on("message", (data, isBinary) => {
-        got.push(isBinary ? data : data.toString());
-        if (got.length === TEXTS.length) resolve();
-      }),
-    );
+    const all = wsReceived(peer, TEXTS.length);
     const ws = await within(connected, 5000, "connection");
     const before = wasm_memory().buffer.byteLength;
     for (const m of TEXTS) ws.send(m);
-    await within(all, 15_000, "every message at the client");
+    const got = await within(all, 15_000, "every message at the client");
     assertSame(got, TEXTS, "ws client");
     // The 16 MiB of ASCII never enter wasm memory; the 1 MiB messages that
     // are not ASCII do, once.
@@ -464,19 +469,11 @@ test(
     const peer = new WsServer({ port: 0, host: "127.0.0.1" });
     t.after(() => peer.close());
     await new Promise((resolve) => peer.once("listening", resolve));
-    const got = [];
-    const all = new Promise((resolve) =>
-      peer.on("connection", (socket) =>
-        socket.on("message", (data, isBinary) => {
-          got.push(isBinary ? data : data.toString());
-          if (got.length === TEXTS.length) resolve();
-        }),
-      ),
-    );
+    const all = wsServerReceived(peer, TEXTS.length);
     const ws = await open(t, `ws://127.0.0.1:${peer.address().port}/`);
     const before = wasm_memory().buffer.byteLength;
     for (const m of TEXTS) ws.send(m);
-    await within(all, 15_000, "every message at the server");
+    const got = await within(all, 15_000, "every message at the server");
     assertSame(got, TEXTS, "ws server");
     const grown = (wasm_memory().buffer.byteLength - before) / MiB;
     assert.ok(grown <= 4, `wasm memory grew ${grown} MiB`);
