@@ -1,16 +1,16 @@
 // The benchmark harness: `make bench` (which builds the package first) or
 // `node bench/run.js` on a built tree. See bench/README.md.
 //
-// Sections, in this order: size, native (cargo bench), parse, echo, scale,
-// deflate, publish.
+// Sections, in this order: size, native (cargo bench), parse, echo, profile,
+// scale, deflate, publish.
 // Writes bench/results/results.{md,json} and throughput.svg; with
 // BENCH_QUICK=1 (a smoke test of under a minute once built) it writes to
 // target/bench/results-quick/ instead, so the committed results stay whole.
 //
 // Environment knobs:
 //   BENCH_QUICK=1        tiny sizes, one round, short timings
-//   BENCH_ONLY=a,b       only these sections (size, native, parse, echo, scale,
-//                        deflate, publish)
+//   BENCH_ONLY=a,b       only these sections (size, native, parse, echo,
+//                        profile, scale, deflate, publish)
 //   BENCH_ROUNDS=n       interleaved rounds for parse and echo (default 3 and 5)
 //   BENCH_IDLE=n         idle connections in the scale test (default 10000)
 //   BENCH_CHURN=n        connect/close cycles in the churn (default 100000)
@@ -26,6 +26,7 @@ import { deflateSection } from "./lib/deflate.js";
 import { echoSection } from "./lib/echo.js";
 import { nativeSection } from "./lib/native.js";
 import { parseSection } from "./lib/parse.js";
+import { profileSection } from "./lib/profile.js";
 import { barChecks, markdown, svg } from "./lib/report.js";
 import { publishSection } from "./lib/publish.js";
 import { scaleSection } from "./lib/scale.js";
@@ -129,6 +130,7 @@ const sections = [
   ["native", () => nativeSection({ quick })],
   ["parse", () => parseSection({ quick })],
   ["echo", () => echoSection({ quick })],
+  ["profile", () => profileSection({ quick })],
   ["scale", () => scaleSection({ quick })],
   ["deflate", () => deflateSection({ quick })],
   ["publish", () => publishSection({ quick })],

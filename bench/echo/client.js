@@ -184,6 +184,10 @@ function usage() {
   return u;
 }
 
+/** Now in µs of the monotonic clock a `--cpu-prof` profile's times use, so
+ * a profile can be cut to the measured window (bench/lib/profile.js). */
+const hrtimeUs = () => Number(process.hrtime.bigint() / 1000n);
+
 /** What `after` adds to `before`, per message. */
 function perMessage(before, after, messages) {
   const out = {};
@@ -207,7 +211,7 @@ for (const kind of config.kinds) {
     const window = Math.min(64, Math.max(4, Math.floor((4 << 20) / size)));
     for (const mode of config.modes) {
       if (mode === "pipelined") {
-        await pipelined(
+        const warm = await pipelined(
           conn,
           msg,
           size,
@@ -215,6 +219,7 @@ for (const kind of config.kinds) {
           config.pipelinedWarmMs ?? config.warmMs,
         );
         const before = usage();
+        const from = hrtimeUs();
         const r = await pipelined(
           conn,
           msg,
@@ -229,6 +234,8 @@ for (const kind of config.kinds) {
           mode,
           window,
           messages: r.messages,
+          warmMessages: warm.messages,
+          windowUs: [from, hrtimeUs()],
           mbps: (r.messages * size) / (r.ms / 1000) / 1e6,
           msgsPerSec: r.messages / (r.ms / 1000),
           ...cost,

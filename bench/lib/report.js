@@ -199,9 +199,6 @@ export function barChecks(r) {
   return checks;
 }
 
-/** One echo table: `field` of every pair's median per kind and size, with
- * its ratio to ws ↔ ws. Text falls back to the binary figure for pairs that
- * only measure bytes (the raw socket). */
 /** Issue 20's goals for big messages (16 KiB and up), each pairing apart. */
 function bigMessageChecks(echo, sizes, kinds) {
   const big = sizes.filter((size) => size >= 16384);
@@ -245,6 +242,9 @@ function costTable(e) {
   return table(["size", "kind", ...ECHO_PAIRS.map((p) => p.label)], rows);
 }
 
+/** One echo table: `field` of every pair's median per kind and size, with
+ * its ratio to ws ↔ ws. Text falls back to the binary figure for pairs that
+ * only measure bytes (the raw socket). */
 function echoTable(e, mode, field, digits) {
   const base = e.medians["ws-ws"];
   const rows = [];
@@ -261,6 +261,73 @@ function echoTable(e, mode, field, digits) {
       rows.push([sizeLabel(size), kind, ...cells]);
     }
   return table(["size", "kind", ...ECHO_PAIRS.map((p) => p.label)], rows);
+}
+
+/** The profile section: per case, each process's CPU per message split by
+ * kind of work, and its busiest functions (bench/lib/profile.js). */
+function profileSection(p) {
+  const kinds = Object.keys(p.kinds);
+  const out = [
+    "## Where the time goes: profiles of big messages",
+    "",
+    `Cases of the pipelined echo run once more per pair, ${p.config.pipelinedMs} ms measured after ${p.config.pipelinedWarmMs} ms of warm-up, client and server under \`node --cpu-prof\` (which costs some speed of its own). Each process's CPU µs per message (measured as in the echo section) is split by kind of work in proportion to the profile's busy samples of the measured window; "idle" is the share of that window the process's thread waited. Kinds: ${kinds.map((k) => `**${k}**, ${p.kinds[k]}`).join("; ")}. The busiest functions are given as shares of busy samples. The pairs marked MALLOC_TOP_PAD_ run with glibc told to keep 64 MiB free on its heap's top rather than give it back to the kernel: the difference is what faulting in fresh pages for each big message costs.`,
+    "",
+  ];
+  const perf = p.perf;
+  if (!perf.available)
+    out.push("perf is not installed here: no hardware counts.", "");
+  else if (perf.unsupported.length)
+    out.push(
+      `\`perf stat\` counts ${perf.counted.join(", ") || "nothing"} here; ${perf.unsupported.join(", ")}: "not supported" (a VM without hardware counters), so this machine cannot say how many cache misses a message costs.`,
+      "",
+    );
+  const hw = perf.available
+    ? perf.counted.filter((e) => e !== "page-faults")
+    : [];
+  const label = (id) => p.pairs.find((x) => x.id === id).label;
+  for (const { kind, size } of uniqueCases(p.rows)) {
+    out.push(`### ${kind} ${sizeLabel(size)}`, "");
+    const rows = [];
+    for (const row of p.rows.filter((x) => x.kind === kind && x.size === size))
+      for (const side of ["client", "server"]) {
+        const x = row[side];
+        rows.push([
+          `${label(row.pair)}: ${side}`,
+          num(row.mbps),
+          num(x.cpuUs, 0),
+          ...kinds.map((k) => num(x.work[k], 0)),
+          pct(x.idleShare),
+          num(x.faults, 1),
+          ...hw.map((e) => num(x.perf?.[e], 0)),
+          x.top.map((t) => `${t.where} ${pct(t.share)}`).join("; "),
+        ]);
+      }
+    out.push(
+      table(
+        [
+          "process",
+          "MB/s",
+          "CPU µs / msg",
+          ...kinds.map((k) => `${k} µs`),
+          "idle",
+          "page faults / msg",
+          ...hw.map((e) => `${e} / msg`),
+          "busiest functions (share of busy samples)",
+        ],
+        rows,
+        1,
+      ),
+      "",
+    );
+  }
+  return out;
+}
+
+function uniqueCases(rows) {
+  const seen = new Map();
+  for (const { kind, size } of rows)
+    seen.set(`${kind} ${size}`, { kind, size });
+  return [...seen.values()];
 }
 
 function sign(x, fmt) {
@@ -327,6 +394,8 @@ export function markdown(r) {
       );
     }
   }
+
+  if (r.profile) out.push(...profileSection(r.profile));
 
   if (r.parse) {
     const p = r.parse;

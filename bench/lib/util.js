@@ -17,10 +17,16 @@ export function log(...args) {
   process.stderr.write(`[bench] ${args.join(" ")}\n`);
 }
 
-/** Runs `node script args…` and resolves with the JSON of its last stdout line. */
-export function runJson(script, args, { env = {}, nodeArgs = [] } = {}) {
+/** Runs `node script args…` and resolves with the JSON of its last stdout
+ * line; `wrap`: a command to run node under (`perf stat … --`). */
+export function runJson(
+  script,
+  args,
+  { env = {}, nodeArgs = [], wrap = [] } = {},
+) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
+    const command = [...wrap, process.execPath, ...nodeArgs, script, ...args];
+    const child = spawn(command[0], command.slice(1), {
       cwd: rootDir,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -46,9 +52,9 @@ export function runJson(script, args, { env = {}, nodeArgs = [] } = {}) {
 }
 
 /** Starts a long-running `node script args…` that prints {"port"} first. */
-export function startServer(script, args, { env = {} } = {}) {
+export function startServer(script, args, { env = {}, nodeArgs = [] } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
       cwd: rootDir,
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "inherit"],
