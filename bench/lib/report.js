@@ -320,7 +320,59 @@ function profileSection(p) {
       "",
     );
   }
+  out.push(...profileGaps(p, kinds));
   return out;
+}
+
+/** The package's process minus ws's in the same role, case by case and kind
+ * by kind: where the package spends more (or less) than ws. */
+function profileGaps(p, kinds) {
+  const compared = [
+    ["wasmsocket-wasmsocket", "ws-ws", ""],
+    ["wasmsocket-wasmsocket-top-pad", "ws-ws-top-pad", ", MALLOC_TOP_PAD_"],
+  ];
+  const diff = (a, b) => (a == null || b == null ? null : a - b);
+  const rows = [];
+  for (const { kind, size } of uniqueCases(p.rows)) {
+    const find = (pair) =>
+      p.rows.find((x) => x.pair === pair && x.kind === kind && x.size === size);
+    for (const [ours, theirs, note] of compared) {
+      const a = find(ours);
+      const b = find(theirs);
+      if (!a || !b) continue;
+      for (const side of ["client", "server"])
+        rows.push([
+          `${kind} ${sizeLabel(size)}${note}: ${side}`,
+          signed(diff(a[side].cpuUs, b[side].cpuUs), 0),
+          ...kinds.map((k) =>
+            signed(diff(a[side].work[k], b[side].work[k]), 0),
+          ),
+          signed(diff(a[side].faults, b[side].faults), 1),
+        ]);
+    }
+  }
+  if (!rows.length) return [];
+  return [
+    "### The gap: wasmsocket's process minus ws's in the same role",
+    "",
+    "µs of CPU per message (negative: wasmsocket spends less), from the tables above. What the gap is made of, and why the rest cannot be had under the WHATWG API: bench/README.md, “Big messages: where the time goes”.",
+    "",
+    table(
+      [
+        "case",
+        "CPU µs / msg",
+        ...kinds.map((k) => `${k} µs`),
+        "page faults / msg",
+      ],
+      rows,
+      1,
+    ),
+    "",
+  ];
+}
+
+function signed(x, digits) {
+  return x == null ? "" : sign(x, (v) => num(v, digits));
 }
 
 function uniqueCases(rows) {
