@@ -13,31 +13,33 @@
 import { fork } from "node:child_process";
 import net from "node:net";
 
+import { median } from "../lib/util.js";
+
 const N = 1 << 20;
 const HEADER = 10;
 const MESSAGES = 400;
-const rounds = Number(process.argv[2] ?? 7);
+const READER = "reader";
 
-if (process.argv[2] === "reader") {
+if (process.argv[2] === READER) {
   const server = net.createServer((s) => s.on("data", () => {}));
   server.listen(0, "127.0.0.1", () => process.send(server.address().port));
 } else {
-  copies();
-  await writes();
+  const rounds = Number(process.argv[2] ?? 7);
+  copies(rounds);
+  await writes(rounds);
 }
 
+/** One line per shape: the median µs over the rounds, and their range. */
 function report(label, runs) {
-  const us = Object.entries(runs);
-  for (const [name, v] of us) {
-    v.sort((a, b) => a - b);
-    const median = v[v.length >> 1];
+  for (const [name, us] of Object.entries(runs)) {
+    const range = `${Math.min(...us).toFixed(1)}–${Math.max(...us).toFixed(1)}`;
     console.log(
-      `${label} ${name.padEnd(22)} ${median.toFixed(1).padStart(7)} µs (${v[0].toFixed(1)}–${v.at(-1).toFixed(1)})`,
+      `${label} ${name.padEnd(22)} ${median(us).toFixed(1).padStart(7)} µs (${range})`,
     );
   }
 }
 
-function copies() {
+function copies(rounds) {
   const src = new Uint8Array(N).fill(7);
   const dst = new Uint8Array(new ArrayBuffer(N + 4096));
   const runs = {};
@@ -53,8 +55,8 @@ function copies() {
   report("copy 1 MiB", runs);
 }
 
-async function writes() {
-  const reader = fork(new URL(import.meta.url).pathname, ["reader"]);
+async function writes(rounds) {
+  const reader = fork(new URL(import.meta.url).pathname, [READER]);
   const port = await new Promise((resolve) => reader.once("message", resolve));
   const socket = net.connect(port, "127.0.0.1");
   socket.setNoDelay(true);
